@@ -1,0 +1,111 @@
+/**
+ * The EventStore port: the only thing the recorder, the projections' loaders and
+ * the exporter know about storage. Adapters (memory, SQLite, EventStoreDB) implement
+ * it and all run the same contract test suite (test/store/contract.ts).
+ *
+ * Semantics every adapter honours:
+ * - A stream is an ordered list of events; revisions are 0-based and dense.
+ * - `append` is atomic: all events of one call are stored, or none.
+ * - `append` checks the expected revision first; a mismatch fails with the
+ *   LedgerError code CONCURRENCY_CONFLICT and writes nothing.
+ * - Retrying exactly the last successful append (same event ids, same expected
+ *   revision) succeeds again without storing anything twice (idempotent retries).
+ * - A promise returned by `append` resolves only once the events are durable in
+ *   the adapter's sense (see each adapter's documentation).
+ * - Reads return pages (arrays) of events in order; a missing stream reads as empty.
+ * - `readAll` returns every stream's events in one global order; `after` is exclusive.
+ */
+
+/** The revision a writer expects the stream to be at before its append. */
+export type ExpectedRevision =
+  | 'no_stream' // the stream must not exist yet
+  | 'any' // no check
+  | 'stream_exists' // the stream must have at least one event
+  | number; // the revision of the stream's last event (0-based)
+
+/** An event as handed to the store. `data` and `metadata` are JSON objects. */
+export interface ProposedEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** An event as read back, with its place in its stream and in the store. */
+export interface StoredEvent extends ProposedEvent {
+  readonly streamId: string;
+  /** 0-based position in the stream. */
+  readonly revision: number;
+  /** Position in the store's global order (strictly increasing in read order). */
+  readonly position: bigint;
+}
+
+export interface AppendResult {
+  /** Revision of the last event in the stream after the append (-1 never happens: an empty append on a missing stream fails). */
+  readonly nextExpectedRevision: number;
+  /** Global position of the last event written (or of the stream's last event on an idempotent retry). */
+  readonly position: bigint;
+}
+
+export interface ReadStreamOptions {
+  /** First revision to read (inclusive). Default 0. */
+  readonly fromRevision?: number;
+  /** Maximum number of events in all pages together. Default: no limit. */
+  readonly maxCount?: number;
+  /** Events per page (a hint). */
+  readonly pageSize?: number;
+}
+
+export interface ReadAllOptions {
+  /** Read events strictly after this global position. Default: from the start. */
+  readonly after?: bigint;
+  readonly maxCount?: number;
+  readonly pageSize?: number;
+}
+
+export interface StreamInfo {
+  readonly streamId: string;
+  /** Revision of the stream's last event. */
+  readonly revision: number;
+}
+
+export interface EventStore {
+  /** Adapter name: 'memory', 'sqlite', 'eventstoredb', ... */
+  readonly kind: string;
+  append(streamId: string, events: readonly ProposedEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  readStream(streamId: string, options?: ReadStreamOptions): AsyncIterable<readonly StoredEvent[]>;
+  readAll(options?: ReadAllOptions): AsyncIterable<readonly StoredEvent[]>;
+  /** Every stream with its last revision, in order of creation. */
+  listStreams(): Promise<readonly StreamInfo[]>;
+  /** The revision of the stream's last event, or null when the stream does not exist. */
+  streamRevision(streamId: string): Promise<number | null>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PAGE_SIZE = 1024;
+
+/** Describes an expected revision for error messages. */
+export function describeExpected(expected: ExpectedRevision): string {
+  return typeof expected === 'number' ? `revision ${expected}` : expected;
+}
+
+/** Checks an expected revision against a stream's current revision (null = no stream). */
+export function expectedRevisionMatches(expected: ExpectedRevision, current: number | null): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'no_stream':
+      return current === null;
+    case 'stream_exists':
+      return current !== null;
+    default:
+      return current === expected;
+  }
+}
+
+/** Reads every page of an async page iterable into one array (tests, small streams). */
+export async function collectPages<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of pages) for (const item of page) out.push(item);
+  return out;
+}
