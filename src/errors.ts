@@ -25,9 +25,9 @@ export const ERROR_CODES = {
   RUN_INCOMPLETE: 'the run cannot complete as completed: tokens without terminal outcome or unfinished node states',
   RUN_NOT_RUNNING: 'the run is already terminal and accepts no more facts',
   RUN_HANDLE_STALE: 'this run handle no longer matches the store (an append failed); reopen the run',
-  READ_ONLY: 'this run handle is a historical (as-of) view and cannot record',
+  READ_ONLY: 'the store was opened read-only, or the run handle is a historical (as-of) view: it cannot record',
   CONCURRENCY_CONFLICT: 'the stream is not at the expected revision',
-  DUPLICATE_EVENT_ID: 'an event id is already stored with different content or position',
+  DUPLICATE_EVENT_ID: 'an event id is already stored (event ids are unique in a store; only an exact retry of an append may repeat them)',
   MALFORMED_EVENT: 'a stored event does not decode against the event codecs',
   UNSUPPORTED_SCHEMA_VERSION: 'an event has a schema version this library cannot read',
   APPEND_TOO_LARGE: 'an append exceeds what the store accepts in one atomic write',
@@ -76,6 +76,6 @@ export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerEr
   return code === undefined || (e as LedgerError).code === code;
 }
 
-export function ledgerError(code: LedgerErrorCode, message: string, details?: Record<string, unknown>): LedgerError {
-  return new LedgerError(code, message, details);
+export function ledgerError(code: LedgerErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown): LedgerError {
+  return new LedgerError(code, message, details, cause === undefined ? undefined : { cause });
 }

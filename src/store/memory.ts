@@ -1,11 +1,11 @@
 import { ledgerError } from '../errors';
 import {
   AppendResult,
-  DEFAULT_PAGE_SIZE,
   describeExpected,
   EventStore,
   ExpectedRevision,
   expectedRevisionMatches,
+  pageSizeOf,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -66,7 +66,12 @@ export class MemoryEventStore implements EventStore {
       seen.add(e.eventId);
     }
     // Serialise everything before touching the store: a value that cannot be written leaves the store unchanged.
-    const encoded = events.map((e) => ({ e, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) }));
+    let encoded: Array<{ e: ProposedEvent; data: string; metadata: string }>;
+    try {
+      encoded = events.map((e) => ({ e, data: JSON.stringify(e.data), metadata: JSON.stringify(e.metadata) }));
+    } catch (err) {
+      throw ledgerError('INVALID_INPUT', `append to ${streamId}: an event cannot be written as JSON (${(err as Error).message})`, { streamId }, err);
+    }
     const target = stream ?? [];
     if (stream === undefined) this.streams.set(streamId, target);
     let revision = current === null ? 0 : current + 1;
@@ -106,7 +111,7 @@ export class MemoryEventStore implements EventStore {
     this.assertOpen();
     const stream = this.streams.get(streamId);
     if (stream === undefined) return;
-    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const pageSize = pageSizeOf(options.pageSize);
     let i = Math.max(0, options.fromRevision ?? 0);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (i < stream.length && remaining > 0) {
@@ -120,7 +125,7 @@ export class MemoryEventStore implements EventStore {
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
-    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const pageSize = pageSizeOf(options.pageSize);
     // position p is stored at index p - 1
     let i = options.after === undefined ? 0 : Number(options.after);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;

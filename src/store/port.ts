@@ -8,8 +8,9 @@
  * - `append` is atomic: all events of one call are stored, or none.
  * - `append` checks the expected revision first; a mismatch fails with the
  *   LedgerError code CONCURRENCY_CONFLICT and writes nothing.
- * - Retrying exactly the last successful append (same event ids, same expected
- *   revision) succeeds again without storing anything twice (idempotent retries).
+ * - Retrying a successful append at the same expected revision with the same
+ *   event ids succeeds again without storing anything twice (idempotent retries,
+ *   as EventStoreDB does); any other reuse of a stored event id is refused.
  * - A promise returned by `append` resolves only once the events are durable in
  *   the adapter's sense (see each adapter's documentation).
  * - Reads return pages (arrays) of events in order; a missing stream reads as empty.
@@ -83,6 +84,11 @@ export interface EventStore {
 }
 
 export const DEFAULT_PAGE_SIZE = 1024;
+
+/** The page size to use for a read: the hint when it is a positive integer, else the default. */
+export function pageSizeOf(hint: number | undefined): number {
+  return hint !== undefined && Number.isSafeInteger(hint) && hint > 0 ? hint : DEFAULT_PAGE_SIZE;
+}
 
 /** Describes an expected revision for error messages. */
 export function describeExpected(expected: ExpectedRevision): string {
