@@ -1,0 +1,279 @@
+/**
+ * io-ts building blocks shared by events, commands and projection entities.
+ *
+ * `struct` is the one object combinator used everywhere: it checks required and
+ * optional properties and rejects unknown keys (io-ts' own `t.exact` strips them
+ * silently and only one level deep). Every failure is reported with its path.
+ */
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/Either';
+import { ledgerError, LedgerErrorCode } from '../errors';
+
+// ---------------------------------------------------------------------------
+// JSON values
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** Returns null when `v` is a JSON value the ledger accepts, else [path, problem]. */
+export function jsonProblem(v: unknown, path = ''): [string, string] | null {
+  switch (typeof v) {
+    case 'string':
+      return null;
+    case 'boolean':
+      return null;
+    case 'number':
+      if (!Number.isFinite(v)) return [path, `${String(v)} is not allowed (no NaN or Infinity in audit data)`];
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) return [path, `integer ${v} is above 2^53; write it as a string`];
+      return null;
+    case 'object': {
+      if (v === null) return null;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const p = jsonProblem(v[i], `${path}[${i}]`);
+          if (p !== null) return p;
+        }
+        return null;
+      }
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+        return [path, `a ${name} is not a plain JSON value`];
+      }
+      for (const k of Object.keys(v)) {
+        const p = jsonProblem((v as Record<string, unknown>)[k], path === '' ? k : `${path}.${k}`);
+        if (p !== null) return p;
+      }
+      return null;
+    }
+    case 'undefined':
+      return [path, 'undefined is not a JSON value (use null for an absent value)'];
+    default:
+      return [path, `a ${typeof v} is not a JSON value`];
+  }
+}
+
+function joinPath(c: t.Context, extra: string): string {
+  const base = contextPath(c);
+  if (extra === '') return base;
+  if (base === '') return extra;
+  return extra.startsWith('[') ? `${base}${extra}` : `${base}.${extra}`;
+}
+
+export const JsonValue = new t.Type<Json, Json, unknown>(
+  'JsonValue',
+  (u): u is Json => jsonProblem(u) === null,
+  (u, c) => {
+    const p = jsonProblem(u);
+    return p === null ? t.success(u as Json) : t.failure(u, c, `${joinPath(c, p[0]) || '(root)'}: ${p[1]}`);
+  },
+  t.identity,
+);
+
+export const JsonObjectC = new t.Type<JsonObject, JsonObject, unknown>(
+  'JsonObject',
+  (u): u is JsonObject => typeof u === 'object' && u !== null && !Array.isArray(u) && jsonProblem(u) === null,
+  (u, c) => {
+    if (typeof u !== 'object' || u === null || Array.isArray(u)) return t.failure(u, c, `${contextPath(c) || '(root)'}: expected a JSON object`);
+    return JsonValue.validate(u, c) as t.Validation<JsonObject>;
+  },
+  t.identity,
+);
+
+// ---------------------------------------------------------------------------
+// Scalars
+
+function refined<A>(name: string, test: (u: unknown) => u is A, describe: string): t.Type<A, A, unknown> {
+  return new t.Type<A, A, unknown>(
+    name,
+    test,
+    (u, c) => (test(u) ? t.success(u) : t.failure(u, c, `${contextPath(c) || '(root)'}: expected ${describe}, got ${show(u)}`)),
+    t.identity,
+  );
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const HASH_RE = /^[0-9a-f]{64}$/;
+const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A full 128-bit id: a lowercase RFC 9562 UUID (v4 or v7 from this library). */
+export const Id = refined('Id', (u): u is string => typeof u === 'string' && UUID_RE.test(u), 'a lowercase UUID');
+/** A SHA-256 digest as 64 lowercase hex characters (never truncated). */
+export const Hash = refined('Hash', (u): u is string => typeof u === 'string' && HASH_RE.test(u), 'a SHA-256 hex digest (64 lowercase hex characters)');
+/** An ISO-8601 UTC timestamp with an explicit offset (Z or +00:00). */
+export const Timestamp = refined(
+  'Timestamp',
+  (u): u is string => typeof u === 'string' && TIMESTAMP_RE.test(u) && !Number.isNaN(Date.parse(u)),
+  'an ISO-8601 timestamp with an offset (e.g. 2026-01-02T03:04:05.678Z)',
+);
+export const NonEmptyString = refined('NonEmptyString', (u): u is string => typeof u === 'string' && u.length > 0, 'a non-empty string');
+export const Str = refined('string', (u): u is string => typeof u === 'string', 'a string');
+export const Bool = refined('boolean', (u): u is boolean => typeof u === 'boolean', 'a boolean');
+export const NonNegativeInt = refined(
+  'NonNegativeInt',
+  (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= 0,
+  'a non-negative integer',
+);
+export const PositiveInt = refined('PositiveInt', (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u > 0, 'a positive integer');
+export const Int = refined('Int', (u): u is number => typeof u === 'number' && Number.isSafeInteger(u), 'an integer');
+export const NonNegativeNumber = refined(
+  'NonNegativeNumber',
+  (u): u is number => typeof u === 'number' && Number.isFinite(u) && u >= 0,
+  'a finite non-negative number',
+);
+
+export function literalUnion<const V extends readonly [string, ...string[]]>(name: string, values: V): t.Type<V[number], V[number], unknown> {
+  const set = new Set<string>(values);
+  return refined(name, (u): u is V[number] => typeof u === 'string' && set.has(u), `one of ${values.join(', ')}`);
+}
+
+export function nullable<C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null, t.OutputOf<C> | null, unknown> {
+  return new t.Type<t.TypeOf<C> | null, t.OutputOf<C> | null, unknown>(
+    `${codec.name} | null`,
+    (u): u is t.TypeOf<C> | null => u === null || codec.is(u),
+    (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
+    (a) => (a === null ? null : codec.encode(a)),
+  );
+}
+
+export function arrayOf<C extends t.Mixed>(codec: C, opts: { nonEmpty?: boolean } = {}): t.Type<Array<t.TypeOf<C>>, Array<t.OutputOf<C>>, unknown> {
+  return new t.Type<Array<t.TypeOf<C>>, Array<t.OutputOf<C>>, unknown>(
+    `Array<${codec.name}>`,
+    (u): u is Array<t.TypeOf<C>> => Array.isArray(u) && u.every((x) => codec.is(x)),
+    (u, c) => {
+      if (!Array.isArray(u)) return t.failure(u, c, `${contextPath(c) || '(root)'}: expected an array, got ${show(u)}`);
+      if (opts.nonEmpty === true && u.length === 0) return t.failure(u, c, `${contextPath(c) || '(root)'}: expected a non-empty array`);
+      const out: Array<t.TypeOf<C>> = new Array(u.length);
+      for (let i = 0; i < u.length; i++) {
+        const r = codec.validate(u[i], appendContext(c, String(i), codec, u[i]));
+        if (isLeft(r)) return r;
+        out[i] = r.right;
+      }
+      return t.success(out);
+    },
+    (a) => a.map((x) => codec.encode(x)),
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Objects
+
+export type Props = Record<string, t.Mixed>;
+type Optionalize<O extends Props> = { [K in keyof O]?: t.TypeOf<O[K]> };
+export type StructType<R extends Props, O extends Props> = { [K in keyof R]: t.TypeOf<R[K]> } & Optionalize<O>;
+
+export interface StructCodec<R extends Props, O extends Props = Record<never, never>>
+  extends t.Type<StructType<R, O>, StructType<R, O>, unknown> {
+  readonly required: R;
+  readonly optional: O;
+  /** Every key, required first, in declaration order. */
+  readonly keys: readonly string[];
+}
+
+/**
+ * An object codec: required properties must be present (null only where the
+ * property's codec allows it), optional ones may be absent or undefined, and any
+ * other key is an error. Validation stops at the first error (fast path) and
+ * reports its full path.
+ */
+export function struct<R extends Props, O extends Props = Record<never, never>>(name: string, required: R, optional?: O): StructCodec<R, O> {
+  const opt = (optional ?? {}) as O;
+  const reqKeys = Object.keys(required);
+  const optKeys = Object.keys(opt);
+  const allowed = new Set([...reqKeys, ...optKeys]);
+  const is = (u: unknown): u is StructType<R, O> => {
+    if (typeof u !== 'object' || u === null || Array.isArray(u)) return false;
+    const o = u as Record<string, unknown>;
+    for (const k of reqKeys) if (!required[k]!.is(o[k])) return false;
+    for (const k of optKeys) if (o[k] !== undefined && !opt[k]!.is(o[k])) return false;
+    for (const k in o) if (!allowed.has(k)) return false;
+    return true;
+  };
+  const codec = new t.Type<StructType<R, O>, StructType<R, O>, unknown>(
+    name,
+    is,
+    (u, c) => {
+      if (typeof u !== 'object' || u === null || Array.isArray(u)) {
+        return t.failure(u, c, `${contextPath(c) || '(root)'}: expected an object (${name}), got ${show(u)}`);
+      }
+      const o = u as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of reqKeys) {
+        const v = o[k];
+        const p = required[k]!;
+        if (v === undefined) {
+          return t.failure(v, appendContext(c, k, p, v), `${joinPath(c, k)}: is required (${p.name})`);
+        }
+        const r = p.validate(v, appendContext(c, k, p, v));
+        if (isLeft(r)) return r;
+        out[k] = r.right;
+      }
+      for (const k of optKeys) {
+        const v = o[k];
+        if (v === undefined) continue;
+        const p = opt[k]!;
+        const r = p.validate(v, appendContext(c, k, p, v));
+        if (isLeft(r)) return r;
+        out[k] = r.right;
+      }
+      for (const k in o) {
+        if (!allowed.has(k)) {
+          return t.failure(o[k], appendContext(c, k, t.never, o[k]), `${joinPath(c, k)}: unknown field (allowed: ${[...allowed].join(', ')})`);
+        }
+      }
+      return t.success(out as StructType<R, O>);
+    },
+    t.identity,
+  );
+  return Object.assign(codec, { required, optional: opt, keys: [...reqKeys, ...optKeys] });
+}
+
+// ---------------------------------------------------------------------------
+// Errors and decoding
+
+function appendContext(c: t.Context, key: string, type: t.Decoder<unknown, unknown>, actual: unknown): t.Context {
+  return [...c, { key, type, actual }];
+}
+
+function contextPath(c: t.Context): string {
+  let out = '';
+  for (let i = 1; i < c.length; i++) {
+    const k = c[i]!.key;
+    if (k === '') continue;
+    if (/^\d+$/.test(k)) out += `[${k}]`;
+    else out += out === '' ? k : `.${k}`;
+  }
+  return out;
+}
+
+function show(u: unknown): string {
+  if (u === undefined) return 'undefined';
+  if (typeof u === 'number' && !Number.isFinite(u)) return String(u);
+  try {
+    const s = JSON.stringify(u);
+    if (s === undefined) return typeof u;
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return typeof u;
+  }
+}
+
+/** The first error of an io-ts validation as a path and message. */
+export function firstError(errors: t.Errors): { path: string; message: string } {
+  const e = errors[0];
+  if (e === undefined) return { path: '', message: 'invalid value' };
+  const path = contextPath(e.context);
+  const message = e.message ?? `${path || '(root)'}: expected ${e.context[e.context.length - 1]?.type.name ?? 'a valid value'}, got ${show(e.value)}`;
+  return { path, message };
+}
+
+/** Decodes `u` with `codec` or throws a LedgerError (INVALID_INPUT by default) naming the path of the first bad field. */
+export function decodeOrThrow<A>(codec: t.Decoder<unknown, A>, u: unknown, what: string, code: LedgerErrorCode = 'INVALID_INPUT'): A {
+  const r = codec.decode(u);
+  if (isLeft(r)) {
+    const { path, message } = firstError(r.left);
+    throw ledgerError(code, `invalid ${what}: ${message}`, { path, what });
+  }
+  return r.right;
+}
+

@@ -1,0 +1,117 @@
+/**
+ * Token outcomes: the ONE table. Validation (recorder), projections, export,
+ * the audit check and the README's outcome reference all read it, so an outcome
+ * cannot be known to one of them and unknown to another.
+ */
+
+export const OUTCOME_FIELDS = ['sinkName', 'errorHash', 'batchId', 'forkGroupId', 'joinGroupId', 'expandGroupId', 'expectedBranchesJson'] as const;
+export type OutcomeField = (typeof OUTCOME_FIELDS)[number];
+
+export interface OutcomeRule {
+  readonly terminal: boolean;
+  /** Fields that must be non-null. */
+  readonly required: readonly OutcomeField[];
+  /** Fields that may be set; every other outcome field must be null. */
+  readonly optional: readonly OutcomeField[];
+  /** How the outcome is recorded: by `recordTokenOutcome`, or only atomically by the event that creates it. */
+  readonly recordedBy: 'recordTokenOutcome' | 'forkToken' | 'expandToken' | 'coalesceTokens';
+  readonly meaning: string;
+}
+
+export const OUTCOME_TABLE = {
+  completed: {
+    terminal: true,
+    required: ['sinkName'],
+    optional: [],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'reached its sink and was written there',
+  },
+  routed: {
+    terminal: true,
+    required: ['sinkName'],
+    optional: ['errorHash'],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'a gate (or an error route) sent it to a named sink',
+  },
+  forked: {
+    terminal: true,
+    required: ['forkGroupId', 'expectedBranchesJson'],
+    optional: [],
+    recordedBy: 'forkToken',
+    meaning: 'split into parallel branch tokens (children share fork_group_id)',
+  },
+  failed: {
+    terminal: true,
+    required: ['errorHash'],
+    optional: ['batchId'],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'processing failed for good (retries exhausted, batch or coalesce failure)',
+  },
+  quarantined: {
+    terminal: true,
+    required: ['errorHash'],
+    optional: ['sinkName', 'batchId'],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'invalid data set aside (to a quarantine sink, or discarded)',
+  },
+  diverted: {
+    terminal: true,
+    required: ['sinkName', 'errorHash'],
+    optional: [],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'a sink rejected it and it went to a failsink (or __discard__)',
+  },
+  consumed_in_batch: {
+    terminal: true,
+    required: ['batchId'],
+    optional: [],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'absorbed by an aggregation batch whose outputs carry it on',
+  },
+  coalesced: {
+    terminal: true,
+    required: ['joinGroupId'],
+    optional: [],
+    recordedBy: 'coalesceTokens',
+    meaning: 'merged with sibling branches into one token (join_group_id)',
+  },
+  expanded: {
+    terminal: true,
+    required: ['expandGroupId', 'expectedBranchesJson'],
+    optional: [],
+    recordedBy: 'expandToken',
+    meaning: 'deaggregated into several child tokens (children share expand_group_id)',
+  },
+  buffered: {
+    terminal: false,
+    required: ['batchId'],
+    optional: [],
+    recordedBy: 'recordTokenOutcome',
+    meaning: 'waiting in an aggregation buffer; must later get exactly one terminal outcome',
+  },
+} as const satisfies Record<string, OutcomeRule>;
+
+export type Outcome = keyof typeof OUTCOME_TABLE;
+export const OUTCOMES = Object.keys(OUTCOME_TABLE) as [Outcome, ...Outcome[]];
+export const TERMINAL_OUTCOMES = OUTCOMES.filter((o) => OUTCOME_TABLE[o].terminal);
+
+export function isTerminalOutcome(o: Outcome): boolean {
+  return OUTCOME_TABLE[o].terminal;
+}
+
+export type OutcomeFields = { readonly [K in OutcomeField]: unknown };
+
+/**
+ * Checks an outcome's fields against the table. Returns null when they fit, or
+ * the offending field and what is wrong with it.
+ */
+export function outcomeFieldProblem(outcome: Outcome, fields: OutcomeFields): { field: OutcomeField; problem: 'missing' | 'not allowed' } | null {
+  const rule: OutcomeRule = OUTCOME_TABLE[outcome];
+  for (const f of rule.required) if (fields[f] === null || fields[f] === undefined) return { field: f, problem: 'missing' };
+  for (const f of OUTCOME_FIELDS) {
+    if (fields[f] !== null && fields[f] !== undefined && !rule.required.includes(f) && !rule.optional.includes(f)) {
+      return { field: f, problem: 'not allowed' };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,27 @@
+/**
+ * lineage-ledger: an event-sourced lineage recorder for auditable data pipelines.
+ */
+export { openLedger, Ledger } from './ledger';
+export type { OpenLedgerOptions, AsOf, ReadOptions, RunSummary, ExportRunOptions } from './ledger';
+export { RunHandle } from './recorder/run-handle';
+export type { CommandResults, CommandInputs, CommandName, TokenRef } from './recorder/decide';
+export { LedgerError, isLedgerError, ERROR_CODES } from './errors';
+export type { LedgerErrorCode } from './errors';
+export { EVENT_CATALOGUE, EVENT_TYPES } from './events/catalogue';
+export type { EventType, EventDataOf } from './events/catalogue';
+export type { LedgerEvent, EventEnvelope } from './events/envelope';
+export { runStreamId, decodeStoredEvent } from './events/envelope';
+export { OUTCOME_TABLE, OUTCOMES } from './events/outcomes';
+export type { Outcome } from './events/outcomes';
+export { ENTITY_CODECS, RECORD_TYPES } from './projections/entities';
+export type { RecordType } from './projections/entities';
+export type { RunState } from './projections/state';
+export { emptyRunState } from './projections/state';
+export { evolve, foldEvents } from './projections/evolve';
+export { runRecords, recordFieldNames } from './export/records';
+export type { ExportRecord } from './export/records';
+export type { EventStore, ProposedEvent, StoredEvent, ExpectedRevision, AppendResult, StreamInfo } from './store/port';
+export { MemoryEventStore } from './store/memory';
+export { openStore, parseStoreUrl, DEFAULT_STORE_URL, STORE_ENV_VAR } from './store/url';
+export { canonicalize } from './canonical/jcs';
+export { stableHash, sha256Hex, CANONICAL_VERSION } from './canonical/hash';

@@ -1,0 +1,247 @@
+/**
+ * The Ledger: the library's front door. It wires a store to the recorder
+ * (run handles), the projections (replay, time travel) and the exporter.
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeOrThrow } from './events/codecs';
+import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
+import { isLedgerError, ledgerError } from './errors';
+import { ExportRecord, runRecords } from './export/records';
+import { evolve } from './projections/evolve';
+import { emptyRunState, RunState } from './projections/state';
+import { BeginRunInput } from './recorder/commands';
+import { decideBeginRun } from './recorder/decide';
+import { envelopes, RecorderDeps, RunHandle } from './recorder/run-handle';
+import { toProposedEvent } from './events/envelope';
+import type { EventStore } from './store/port';
+import { openStore } from './store/url';
+
+export interface OpenLedgerOptions {
+  /** A store URL (`memory:`, `sqlite:<path>`, `esdb://...`) or an EventStore instance. */
+  readonly store: string | EventStore;
+  /** Clock for `recordedAt` (UTC ISO-8601 with offset). Default: the system clock. */
+  readonly now?: () => string;
+  /** Id generator (UUIDs). Default: crypto.randomUUID. */
+  readonly newId?: () => string;
+}
+
+/** A point in a run's history: a seq number (inclusive) or an ISO-8601 time (events recorded at or before it). */
+export type AsOf = number | string;
+
+export interface ReadOptions {
+  readonly asOf?: AsOf;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly status: string;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+  readonly configHash: string | null;
+  /** Number of events in the run stream. */
+  readonly events: number;
+}
+
+export interface ExportRunOptions extends ReadOptions {
+  /** Export even when the fold found anomalies (events written around the recorder's checks). Default false. */
+  readonly allowAnomalies?: boolean;
+}
+
+function systemNow(): string {
+  return new Date().toISOString();
+}
+
+export class Ledger {
+  private readonly handles = new Map<string, RunHandle>();
+  private closed = false;
+
+  constructor(
+    readonly store: EventStore,
+    private readonly now: () => string = systemNow,
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  private deps(correlationId: string | null, causationId: string | null): RecorderDeps {
+    return { store: this.store, now: this.now, newId: this.newId, correlationId, causationId };
+  }
+
+  /** Starts a run: appends RunStarted to a new stream `run-<runId>` and returns its handle. */
+  async beginRun(input: BeginRunInput): Promise<RunHandle> {
+    this.assertOpen();
+    const i = decodeOrThrow(BeginRunInput, input, 'beginRun input');
+    const runId = i.runId ?? this.newId();
+    const state = emptyRunState(runId);
+    const deps = this.deps(i.correlationId ?? null, i.causationId ?? null);
+    const [env] = envelopes(state, [{ type: 'RunStarted', data: decideBeginRun(i) }], deps);
+    try {
+      await this.store.append(runStreamId(runId), [toProposedEvent(env!)], 'no_stream');
+    } catch (e) {
+      if (isLedgerError(e, 'CONCURRENCY_CONFLICT')) {
+        throw ledgerError('DUPLICATE_ID', `runId: run ${runId} already exists`, { path: 'runId', runId });
+      }
+      throw e;
+    }
+    evolve(state, env!);
+    const handle = new RunHandle(deps, state);
+    this.handles.set(runId, handle);
+    return handle;
+  }
+
+  /**
+   * Reopens a run: its projection is rebuilt from the store. With `asOf`, the
+   * handle is a read-only view of the run as it was then. Without it, the same
+   * live handle is returned while it is usable.
+   */
+  async openRun(runId: string, options: ReadOptions & { correlationId?: string; causationId?: string } = {}): Promise<RunHandle> {
+    this.assertOpen();
+    if (options.asOf === undefined) {
+      const live = this.handles.get(runId);
+      if (live !== undefined && !live.isStale && options.correlationId === undefined && options.causationId === undefined) return live;
+    }
+    const state = await this.loadRun(runId, options);
+    const deps = this.deps(options.correlationId ?? null, options.causationId ?? null);
+    if (options.asOf !== undefined) return new RunHandle(deps, state, { asOf: String(options.asOf) });
+    const handle = new RunHandle(deps, state);
+    this.handles.set(runId, handle);
+    return handle;
+  }
+
+  /** Reads a run's events in order (decoded and checked), optionally only up to `asOf`. */
+  async *readRunEvents(runId: string, options: ReadOptions = {}): AsyncIterable<LedgerEvent[]> {
+    this.assertOpen();
+    const asOf = options.asOf;
+    const maxCount = typeof asOf === 'number' ? asOf + 1 : undefined;
+    const limitTime = typeof asOf === 'string' ? parseAsOfTime(asOf) : null;
+    for await (const page of this.store.readStream(runStreamId(runId), maxCount === undefined ? {} : { maxCount })) {
+      const out: LedgerEvent[] = [];
+      for (const stored of page) {
+        const e = decodeStoredEvent(stored);
+        if (limitTime !== null && Date.parse(e.recordedAt) > limitTime) {
+          if (out.length > 0) yield out;
+          return;
+        }
+        out.push(e);
+      }
+      yield out;
+    }
+  }
+
+  /** Rebuilds a run's projection from its events. RUN_NOT_FOUND when the run has no events. */
+  async loadRun(runId: string, options: ReadOptions = {}): Promise<RunState> {
+    if (typeof options.asOf === 'number' && (!Number.isSafeInteger(options.asOf) || options.asOf < 0)) {
+      throw ledgerError('INVALID_INPUT', `asOf: ${options.asOf} is not a sequence number`, { path: 'asOf' });
+    }
+    const state = emptyRunState(runId);
+    for await (const page of this.readRunEvents(runId, options)) for (const e of page) evolve(state, e);
+    if (state.version < 0) {
+      const exists = (await this.store.streamRevision(runStreamId(runId))) !== null;
+      if (!exists) throw ledgerError('RUN_NOT_FOUND', `run ${runId} does not exist in the ${this.store.kind} store`, { runId });
+      throw ledgerError('RUN_NOT_FOUND', `run ${runId} has no events as of ${String(options.asOf)}`, { runId, asOf: options.asOf });
+    }
+    return state;
+  }
+
+  /** Every run in the store, oldest first. */
+  async listRuns(): Promise<RunSummary[]> {
+    this.assertOpen();
+    const out: RunSummary[] = [];
+    for (const s of await this.store.listStreams()) {
+      const runId = runIdOfStream(s.streamId);
+      if (runId === null) continue;
+      out.push(await this.summarise(runId, s.revision));
+    }
+    return out;
+  }
+
+  /** Resolves `latest` (the most recently started run) or checks that a run id exists. */
+  async resolveRunId(runIdOrLatest: string): Promise<string> {
+    if (runIdOrLatest !== 'latest') {
+      if ((await this.store.streamRevision(runStreamId(runIdOrLatest))) === null) {
+        throw ledgerError('RUN_NOT_FOUND', `run ${runIdOrLatest} does not exist in the ${this.store.kind} store`, { runId: runIdOrLatest });
+      }
+      return runIdOrLatest;
+    }
+    const streams = await this.store.listStreams();
+    for (let i = streams.length - 1; i >= 0; i--) {
+      const runId = runIdOfStream(streams[i]!.streamId);
+      if (runId !== null) return runId;
+    }
+    throw ledgerError('RUN_NOT_FOUND', `the ${this.store.kind} store holds no runs`, {});
+  }
+
+  /**
+   * A run's summary from the first event (RunStarted) and the tail of the stream:
+   * after RunCompleted only export-status events can follow unless the run was
+   * resumed, so the last non-export event tells the status.
+   */
+  private async summarise(runId: string, revision: number): Promise<RunSummary> {
+    let startedAt: string | null = null;
+    let configHash: string | null = null;
+    for await (const page of this.store.readStream(runStreamId(runId), { maxCount: 1 })) {
+      for (const stored of page) {
+        const e = decodeStoredEvent(stored);
+        if (e.type === 'RunStarted') {
+          startedAt = e.recordedAt;
+          configHash = e.data.configHash;
+        }
+      }
+    }
+    const tailFrom = Math.max(0, revision - 63);
+    let status = 'running';
+    let completedAt: string | null = null;
+    const tail: LedgerEvent[] = [];
+    for await (const page of this.store.readStream(runStreamId(runId), { fromRevision: tailFrom })) for (const s of page) tail.push(decodeStoredEvent(s));
+    for (let k = tail.length - 1; k >= 0; k--) {
+      const e = tail[k]!;
+      if (e.type === 'ExportStatusChanged') continue;
+      if (e.type === 'RunCompleted') {
+        status = e.data.status;
+        completedAt = e.recordedAt;
+      }
+      break;
+    }
+    return { runId, status, startedAt, completedAt, configHash, events: revision + 1 };
+  }
+
+  /**
+   * Replays the run's events through the projections and yields its export
+   * records in the documented order (src/export/records.ts).
+   */
+  async *exportRun(runId: string, options: ExportRunOptions = {}): AsyncIterable<ExportRecord> {
+    const state = await this.loadRun(runId, options);
+    if (state.anomalies.length > 0 && options.allowAnomalies !== true) {
+      const first = state.anomalies[0]!;
+      throw ledgerError(
+        'EXPORT_FAILED',
+        `run ${runId} has ${state.anomalies.length} anomal${state.anomalies.length === 1 ? 'y' : 'ies'} in its events (first at seq ${first.seq}, ${first.eventType}: ${first.message}); run \`lineage-ledger check\` for the list`,
+        { runId, anomalies: state.anomalies.slice(0, 20) },
+      );
+    }
+    yield* runRecords(state);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.handles.clear();
+    await this.store.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw ledgerError('STORE_CLOSED', 'the ledger is closed');
+  }
+}
+
+function parseAsOfTime(s: string): number {
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw ledgerError('INVALID_INPUT', `asOf: "${s}" is neither a sequence number nor an ISO-8601 time`, { path: 'asOf' });
+  return t;
+}
+
+/** Opens a ledger on a store URL or an EventStore instance. */
+export async function openLedger(options: OpenLedgerOptions): Promise<Ledger> {
+  if (options === null || typeof options !== 'object') throw ledgerError('INVALID_INPUT', 'openLedger needs an options object with a store', {});
+  const store = typeof options.store === 'string' ? await openStore(options.store) : options.store;
+  if (store === undefined || store === null) throw ledgerError('INVALID_INPUT', 'store: give a store URL or an EventStore', { path: 'store' });
+  return new Ledger(store, options.now, options.newId);
+}

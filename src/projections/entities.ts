@@ -1,0 +1,348 @@
+/**
+ * The run projection's entities. Each codec here is BOTH the shape the folds
+ * build and the shape of one export record type: the exporter maps every key of
+ * the codec to its snake_case field, so a field added to an entity reaches the
+ * export without anyone remembering to add it (the seed bug class, where an
+ * exporter forgot `expand_group_id`, cannot come back). Every field is always
+ * present; absent values are null.
+ */
+import * as t from 'io-ts';
+import {
+  BatchStatus,
+  CallStatus,
+  CallType,
+  Determinism,
+  ExportStatus,
+  NodeStateStatus,
+  NodeType,
+  OperationStatus,
+  OperationType,
+  OutcomeC,
+  PreflightType,
+  ReproducibilityGrade,
+  RoutingMode,
+  RunStatus,
+  SchemaMode,
+  TriggerType,
+  ViolationType,
+} from '../events/catalogue';
+import {
+  arrayOf,
+  Bool,
+  Hash,
+  Id,
+  Int,
+  JsonValue,
+  literalUnion,
+  NonEmptyString,
+  NonNegativeInt,
+  NonNegativeNumber,
+  nullable,
+  Str,
+  struct,
+  Timestamp,
+} from '../events/codecs';
+
+export const RunEntity = struct('run', {
+  runId: Id,
+  status: RunStatus,
+  startedAt: Timestamp,
+  completedAt: nullable(Timestamp),
+  canonicalVersion: NonEmptyString,
+  configHash: Hash,
+  settings: JsonValue,
+  reproducibilityGrade: nullable(ReproducibilityGrade),
+  sourceSchemaJson: nullable(JsonValue),
+  sourceFieldResolutionJson: nullable(JsonValue),
+  schemaContractJson: nullable(JsonValue),
+  schemaContractHash: nullable(Hash),
+  exportStatus: nullable(ExportStatus),
+  exportError: nullable(Str),
+  exportedAt: nullable(Timestamp),
+  exportFormat: nullable(NonEmptyString),
+  exportSink: nullable(NonEmptyString),
+});
+
+export const NodeEntity = struct('node', {
+  nodeId: Id,
+  pluginName: NonEmptyString,
+  nodeType: NodeType,
+  pluginVersion: NonEmptyString,
+  determinism: Determinism,
+  configHash: Hash,
+  config: JsonValue,
+  schemaHash: nullable(Hash),
+  schemaMode: nullable(SchemaMode),
+  schemaFields: nullable(JsonValue),
+  sequenceInPipeline: nullable(NonNegativeInt),
+  registeredAt: Timestamp,
+  inputContractJson: nullable(JsonValue),
+  outputContractJson: nullable(JsonValue),
+});
+
+export const EdgeEntity = struct('edge', {
+  edgeId: Id,
+  fromNodeId: Id,
+  toNodeId: Id,
+  label: NonEmptyString,
+  defaultMode: RoutingMode,
+  createdAt: Timestamp,
+});
+
+export const OperationEntity = struct('operation', {
+  operationId: Id,
+  nodeId: Id,
+  operationType: OperationType,
+  status: OperationStatus,
+  startedAt: Timestamp,
+  completedAt: nullable(Timestamp),
+  durationMs: nullable(NonNegativeNumber),
+  errorMessage: nullable(Str),
+  inputDataRef: nullable(NonEmptyString),
+  inputDataHash: nullable(Hash),
+  outputDataRef: nullable(NonEmptyString),
+  outputDataHash: nullable(Hash),
+});
+
+export const CallEntity = struct('call', {
+  callId: Id,
+  stateId: nullable(Id),
+  operationId: nullable(Id),
+  callIndex: NonNegativeInt,
+  callType: CallType,
+  status: CallStatus,
+  requestHash: Hash,
+  responseHash: nullable(Hash),
+  latencyMs: nullable(NonNegativeNumber),
+  requestRef: nullable(NonEmptyString),
+  responseRef: nullable(NonEmptyString),
+  errorJson: nullable(JsonValue),
+  createdAt: Timestamp,
+});
+
+export const RowEntity = struct('row', {
+  rowId: Id,
+  rowIndex: NonNegativeInt,
+  sourceNodeId: Id,
+  sourceDataHash: Hash,
+  sourceDataRef: nullable(NonEmptyString),
+  quarantined: Bool,
+  createdAt: Timestamp,
+});
+
+export const TokenEntity = struct('token', {
+  tokenId: Id,
+  rowId: Id,
+  stepInPipeline: nullable(NonNegativeInt),
+  branchName: nullable(NonEmptyString),
+  forkGroupId: nullable(Id),
+  joinGroupId: nullable(Id),
+  expandGroupId: nullable(Id),
+  /** The aggregation batch whose output this token is (null for other tokens). */
+  batchId: nullable(Id),
+  createdAt: Timestamp,
+});
+
+export const TokenParentEntity = struct('token_parent', {
+  tokenId: Id,
+  parentTokenId: Id,
+  ordinal: NonNegativeInt,
+});
+
+export const TokenOutcomeEntity = struct('token_outcome', {
+  outcomeId: Id,
+  tokenId: Id,
+  outcome: OutcomeC,
+  isTerminal: Bool,
+  recordedAt: Timestamp,
+  sinkName: nullable(NonEmptyString),
+  batchId: nullable(Id),
+  forkGroupId: nullable(Id),
+  joinGroupId: nullable(Id),
+  expandGroupId: nullable(Id),
+  errorHash: nullable(Hash),
+  contextJson: nullable(JsonValue),
+  expectedBranchesJson: nullable(JsonValue),
+});
+
+export const NodeStateEntity = struct('node_state', {
+  stateId: Id,
+  tokenId: Id,
+  nodeId: Id,
+  stepIndex: NonNegativeInt,
+  attempt: NonNegativeInt,
+  status: NodeStateStatus,
+  inputHash: Hash,
+  outputHash: nullable(Hash),
+  durationMs: nullable(NonNegativeNumber),
+  startedAt: Timestamp,
+  completedAt: nullable(Timestamp),
+  contextBeforeJson: nullable(JsonValue),
+  contextAfterJson: nullable(JsonValue),
+  errorJson: nullable(JsonValue),
+  successReasonJson: nullable(JsonValue),
+});
+
+export const RoutingEventEntity = struct('routing_event', {
+  eventId: Id,
+  stateId: Id,
+  edgeId: Id,
+  routingGroupId: Id,
+  ordinal: NonNegativeInt,
+  mode: RoutingMode,
+  reasonHash: nullable(Hash),
+  reasonRef: nullable(NonEmptyString),
+  createdAt: Timestamp,
+});
+
+export const BatchEntity = struct('batch', {
+  batchId: Id,
+  aggregationNodeId: Id,
+  aggregationStateId: nullable(Id),
+  attempt: NonNegativeInt,
+  status: BatchStatus,
+  triggerType: nullable(TriggerType),
+  triggerReason: nullable(Str),
+  retriedFromBatchId: nullable(Id),
+  createdAt: Timestamp,
+  completedAt: nullable(Timestamp),
+});
+
+export const BatchMemberEntity = struct('batch_member', {
+  batchId: Id,
+  tokenId: Id,
+  ordinal: NonNegativeInt,
+});
+
+export const BatchOutputEntity = struct('batch_output', {
+  batchId: Id,
+  outputType: literalUnion('BatchOutputType', ['token', 'artifact']),
+  outputId: Id,
+  ordinal: NonNegativeInt,
+});
+
+export const ArtifactEntity = struct('artifact', {
+  artifactId: Id,
+  sinkNodeId: Id,
+  /** The first writing state (Landscape's single link). */
+  producedByStateId: Id,
+  /** Every state that wrote into the artifact, in order. */
+  producedByStateIds: arrayOf(Id, { nonEmpty: true }),
+  artifactType: NonEmptyString,
+  pathOrUri: NonEmptyString,
+  contentHash: Hash,
+  sizeBytes: NonNegativeInt,
+  idempotencyKey: nullable(NonEmptyString),
+  createdAt: Timestamp,
+});
+
+export const ValidationErrorEntity = struct('validation_error', {
+  errorId: Id,
+  nodeId: nullable(Id),
+  rowIndex: nullable(NonNegativeInt),
+  rowHash: Hash,
+  rowDataJson: nullable(JsonValue),
+  error: NonEmptyString,
+  schemaMode: SchemaMode,
+  destination: NonEmptyString,
+  violationType: nullable(ViolationType),
+  originalFieldName: nullable(Str),
+  normalizedFieldName: nullable(Str),
+  expectedType: nullable(Str),
+  actualType: nullable(Str),
+  createdAt: Timestamp,
+});
+
+export const TransformErrorEntity = struct('transform_error', {
+  errorId: Id,
+  tokenId: Id,
+  transformId: Id,
+  rowHash: Hash,
+  rowDataJson: nullable(JsonValue),
+  errorDetailsJson: JsonValue,
+  destination: NonEmptyString,
+  createdAt: Timestamp,
+});
+
+export const SecretResolutionEntity = struct('secret_resolution', {
+  resolutionId: Id,
+  /** When the secret was resolved (may precede the run start). */
+  timestamp: Timestamp,
+  envVarName: NonEmptyString,
+  source: NonEmptyString,
+  vaultUrl: nullable(NonEmptyString),
+  secretName: nullable(NonEmptyString),
+  fingerprint: Hash,
+  resolutionLatencyMs: nullable(NonNegativeNumber),
+  recordedAt: Timestamp,
+});
+
+export const PreflightResultEntity = struct('preflight_result', {
+  resultId: Id,
+  resultType: PreflightType,
+  name: NonEmptyString,
+  resultJson: JsonValue,
+  createdAt: Timestamp,
+});
+
+export const CheckpointEntity = struct('checkpoint', {
+  checkpointId: Id,
+  tokenId: Id,
+  nodeId: Id,
+  sequenceNumber: NonNegativeInt,
+  aggregationStateJson: nullable(JsonValue),
+  coalesceStateJson: nullable(JsonValue),
+  upstreamTopologyHash: Hash,
+  checkpointNodeConfigHash: Hash,
+  formatVersion: Int,
+  createdAt: Timestamp,
+});
+
+/** Every record type, with the entity codec that defines its fields. Order = the export's block order. */
+export const ENTITY_CODECS = {
+  run: RunEntity,
+  secret_resolution: SecretResolutionEntity,
+  preflight_result: PreflightResultEntity,
+  node: NodeEntity,
+  edge: EdgeEntity,
+  operation: OperationEntity,
+  call: CallEntity,
+  row: RowEntity,
+  token: TokenEntity,
+  token_parent: TokenParentEntity,
+  token_outcome: TokenOutcomeEntity,
+  node_state: NodeStateEntity,
+  routing_event: RoutingEventEntity,
+  batch: BatchEntity,
+  batch_member: BatchMemberEntity,
+  batch_output: BatchOutputEntity,
+  artifact: ArtifactEntity,
+  validation_error: ValidationErrorEntity,
+  transform_error: TransformErrorEntity,
+  checkpoint: CheckpointEntity,
+} as const;
+
+export type RecordType = keyof typeof ENTITY_CODECS;
+export const RECORD_TYPES = Object.keys(ENTITY_CODECS) as RecordType[];
+export type EntityOf<R extends RecordType> = t.TypeOf<(typeof ENTITY_CODECS)[R]>;
+
+export type Run = EntityOf<'run'>;
+export type Node = EntityOf<'node'>;
+export type Edge = EntityOf<'edge'>;
+export type Operation = EntityOf<'operation'>;
+export type Call = EntityOf<'call'>;
+export type Row = EntityOf<'row'>;
+export type Token = EntityOf<'token'>;
+export type TokenParent = EntityOf<'token_parent'>;
+export type TokenOutcome = EntityOf<'token_outcome'>;
+export type NodeState = EntityOf<'node_state'>;
+export type RoutingEvent = EntityOf<'routing_event'>;
+export type Batch = EntityOf<'batch'>;
+export type BatchMember = EntityOf<'batch_member'>;
+export type BatchOutput = EntityOf<'batch_output'>;
+export type Artifact = EntityOf<'artifact'>;
+export type ValidationError = EntityOf<'validation_error'>;
+export type TransformError = EntityOf<'transform_error'>;
+export type SecretResolution = EntityOf<'secret_resolution'>;
+export type PreflightResult = EntityOf<'preflight_result'>;
+export type Checkpoint = EntityOf<'checkpoint'>;

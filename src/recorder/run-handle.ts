@@ -1,0 +1,266 @@
+/**
+ * A run handle: the write side of one run. Each method validates its input
+ * (io-ts, path of the first bad field), decides against the run's projection,
+ * folds the new events into the projection and appends them to the run stream
+ * with optimistic concurrency. One method call = one append.
+ *
+ * Calls may overlap (many rows in flight): each call decides against the
+ * projection including earlier calls that are not durable yet, and the appends
+ * reach the store in call order, so the store can group-commit them. If an append
+ * fails, the handle's projection is ahead of the store: the handle turns stale,
+ * every later call fails with RUN_HANDLE_STALE, and `ledger.openRun` rebuilds a
+ * fresh handle from what the store actually holds.
+ */
+import type * as t from 'io-ts';
+import { decodeOrThrow } from '../events/codecs';
+import { EVENT_CATALOGUE } from '../events/catalogue';
+import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
+import { isLedgerError, LedgerError, ledgerError } from '../errors';
+import { evolve } from '../projections/evolve';
+import type { RunState } from '../projections/state';
+import type { EventStore, ProposedEvent } from '../store/port';
+import * as C from './commands';
+import { CommandInputs, CommandName, CommandResults, DecideContext, decide, EventDraft } from './decide';
+
+export interface RecorderDeps {
+  readonly store: EventStore;
+  /** Current time as a UTC ISO-8601 string with offset. */
+  readonly now: () => string;
+  readonly newId: () => string;
+  readonly correlationId: string | null;
+  readonly causationId: string | null;
+}
+
+const INPUT_CODECS: { [K in CommandName]: t.Decoder<unknown, CommandInputs[K]> } = {
+  registerNode: C.RegisterNodeInput,
+  registerEdge: C.RegisterEdgeInput,
+  createRow: C.CreateRowInput,
+  createToken: C.CreateTokenInput,
+  forkToken: C.ForkTokenInput,
+  expandToken: C.ExpandTokenInput,
+  coalesceTokens: C.CoalesceTokensInput,
+  beginNodeState: C.BeginNodeStateInput,
+  completeNodeState: C.CompleteNodeStateInput,
+  recordRoutingEvent: C.RecordRoutingEventInput,
+  recordRoutingEvents: C.RecordRoutingEventsInput,
+  recordCall: C.RecordCallInput,
+  beginOperation: C.BeginOperationInput,
+  completeOperation: C.CompleteOperationInput,
+  createBatch: C.CreateBatchInput,
+  addBatchMember: C.AddBatchMemberInput,
+  updateBatchStatus: C.UpdateBatchStatusInput,
+  retryBatch: C.RetryBatchInput,
+  recordBatchOutputs: C.RecordBatchOutputsInput,
+  registerArtifact: C.RegisterArtifactInput,
+  recordTokenOutcome: C.RecordTokenOutcomeInput,
+  recordValidationError: C.RecordValidationErrorInput,
+  recordTransformError: C.RecordTransformErrorInput,
+  recordSecretResolutions: C.RecordSecretResolutionsInput,
+  recordPreflightResults: C.RecordPreflightResultsInput,
+  recordCheckpoint: C.RecordCheckpointInput,
+  recordSourceFieldResolution: C.RecordSourceFieldResolutionInput,
+  updateRunContract: C.UpdateRunContractInput,
+  updateNodeOutputContract: C.UpdateNodeOutputContractInput,
+  setExportStatus: C.SetExportStatusInput,
+  updateRunStatus: C.UpdateRunStatusInput,
+  complete: C.CompleteRunInput,
+};
+
+/** Builds the envelopes for drafts that follow `state`'s last event. */
+export function envelopes(state: RunState, drafts: readonly EventDraft[], deps: Pick<RecorderDeps, 'now' | 'newId' | 'correlationId' | 'causationId'>): LedgerEvent[] {
+  const recordedAt = deps.now();
+  return drafts.map(
+    (d, k) =>
+      ({
+        eventId: deps.newId(),
+        type: d.type,
+        schemaVersion: EVENT_CATALOGUE[d.type].schemaVersion,
+        runId: state.runId,
+        seq: state.version + 1 + k,
+        recordedAt,
+        correlationId: deps.correlationId,
+        causationId: deps.causationId,
+        data: d.data,
+      }) as LedgerEvent,
+  );
+}
+
+export class RunHandle {
+  readonly runId: string;
+  private readonly streamId: string;
+  private staleCause: LedgerError | null = null;
+  private readonly ctx: DecideContext;
+
+  constructor(
+    private readonly deps: RecorderDeps,
+    private readonly state: RunState,
+    private readonly readOnly: { asOf: string } | null = null,
+  ) {
+    this.runId = state.runId;
+    this.streamId = runStreamId(state.runId);
+    this.ctx = { newId: deps.newId };
+  }
+
+  /** The run's projection as this handle sees it (including appends still in flight). Do not mutate. */
+  get projection(): Readonly<RunState> {
+    return this.state;
+  }
+
+  /** seq of the last event in the projection. */
+  get revision(): number {
+    return this.state.version;
+  }
+
+  get isStale(): boolean {
+    return this.staleCause !== null;
+  }
+
+  registerNode(input: C.RegisterNodeInput): Promise<CommandResults['registerNode']> {
+    return this.execute('registerNode', input);
+  }
+  registerEdge(input: C.RegisterEdgeInput): Promise<CommandResults['registerEdge']> {
+    return this.execute('registerEdge', input);
+  }
+  /** Records a source row (payload hashed). `withToken: true` also creates its initial token in the same append. */
+  createRow(input: C.CreateRowInput): Promise<CommandResults['createRow']> {
+    return this.execute('createRow', input);
+  }
+  createToken(input: C.CreateTokenInput): Promise<CommandResults['createToken']> {
+    return this.execute('createToken', input);
+  }
+  /** One child per branch, the parent links and the parent's FORKED outcome: one event. */
+  forkToken(input: C.ForkTokenInput): Promise<CommandResults['forkToken']> {
+    return this.execute('forkToken', input);
+  }
+  /** `count` children sharing an expand_group_id, the parent links and the parent's EXPANDED outcome: one event. */
+  expandToken(input: C.ExpandTokenInput): Promise<CommandResults['expandToken']> {
+    return this.execute('expandToken', input);
+  }
+  /** The merged token, ordered parent links, each parent's COALESCED outcome and (optionally) their coalesce states completed: one event. */
+  coalesceTokens(input: C.CoalesceTokensInput): Promise<CommandResults['coalesceTokens']> {
+    return this.execute('coalesceTokens', input);
+  }
+  beginNodeState(input: C.BeginNodeStateInput): Promise<CommandResults['beginNodeState']> {
+    return this.execute('beginNodeState', input);
+  }
+  completeNodeState(input: C.CompleteNodeStateInput): Promise<CommandResults['completeNodeState']> {
+    return this.execute('completeNodeState', input);
+  }
+  recordRoutingEvent(input: C.RecordRoutingEventInput): Promise<CommandResults['recordRoutingEvent']> {
+    return this.execute('recordRoutingEvent', input);
+  }
+  recordRoutingEvents(input: C.RecordRoutingEventsInput): Promise<CommandResults['recordRoutingEvents']> {
+    return this.execute('recordRoutingEvents', input);
+  }
+  recordCall(input: C.RecordCallInput): Promise<CommandResults['recordCall']> {
+    return this.execute('recordCall', input);
+  }
+  beginOperation(input: C.BeginOperationInput): Promise<CommandResults['beginOperation']> {
+    return this.execute('beginOperation', input);
+  }
+  completeOperation(input: C.CompleteOperationInput): Promise<CommandResults['completeOperation']> {
+    return this.execute('completeOperation', input);
+  }
+  createBatch(input: C.CreateBatchInput): Promise<CommandResults['createBatch']> {
+    return this.execute('createBatch', input);
+  }
+  addBatchMember(input: C.AddBatchMemberInput): Promise<CommandResults['addBatchMember']> {
+    return this.execute('addBatchMember', input);
+  }
+  updateBatchStatus(input: C.UpdateBatchStatusInput): Promise<CommandResults['updateBatchStatus']> {
+    return this.execute('updateBatchStatus', input);
+  }
+  /** Moves a batch to its terminal status (completed or failed). */
+  completeBatch(input: C.UpdateBatchStatusInput & { status: 'completed' | 'failed' }): Promise<CommandResults['updateBatchStatus']> {
+    if (input === null || typeof input !== 'object' || (input.status !== 'completed' && input.status !== 'failed')) {
+      return Promise.reject(ledgerError('INVALID_INPUT', 'status: completeBatch takes completed or failed', { path: 'status' }));
+    }
+    return this.execute('updateBatchStatus', input);
+  }
+  retryBatch(input: C.RetryBatchInput): Promise<CommandResults['retryBatch']> {
+    return this.execute('retryBatch', input);
+  }
+  /** Output tokens of a completed batch (each has every member as an ordered parent) and its artifacts. */
+  recordBatchOutputs(input: C.RecordBatchOutputsInput): Promise<CommandResults['recordBatchOutputs']> {
+    return this.execute('recordBatchOutputs', input);
+  }
+  registerArtifact(input: C.RegisterArtifactInput): Promise<CommandResults['registerArtifact']> {
+    return this.execute('registerArtifact', input);
+  }
+  recordTokenOutcome(input: C.RecordTokenOutcomeInput): Promise<CommandResults['recordTokenOutcome']> {
+    return this.execute('recordTokenOutcome', input);
+  }
+  recordValidationError(input: C.RecordValidationErrorInput): Promise<CommandResults['recordValidationError']> {
+    return this.execute('recordValidationError', input);
+  }
+  recordTransformError(input: C.RecordTransformErrorInput): Promise<CommandResults['recordTransformError']> {
+    return this.execute('recordTransformError', input);
+  }
+  recordSecretResolutions(input: C.SecretResolutionInput[]): Promise<CommandResults['recordSecretResolutions']> {
+    return this.execute('recordSecretResolutions', input);
+  }
+  recordPreflightResults(input: C.PreflightResultInput[]): Promise<CommandResults['recordPreflightResults']> {
+    return this.execute('recordPreflightResults', input);
+  }
+  recordCheckpoint(input: C.RecordCheckpointInput): Promise<CommandResults['recordCheckpoint']> {
+    return this.execute('recordCheckpoint', input);
+  }
+  recordSourceFieldResolution(input: C.RecordSourceFieldResolutionInput): Promise<CommandResults['recordSourceFieldResolution']> {
+    return this.execute('recordSourceFieldResolution', input);
+  }
+  updateRunContract(input: C.UpdateRunContractInput): Promise<CommandResults['updateRunContract']> {
+    return this.execute('updateRunContract', input);
+  }
+  updateNodeOutputContract(input: C.UpdateNodeOutputContractInput): Promise<CommandResults['updateNodeOutputContract']> {
+    return this.execute('updateNodeOutputContract', input);
+  }
+  setExportStatus(input: C.SetExportStatusInput): Promise<CommandResults['setExportStatus']> {
+    return this.execute('setExportStatus', input);
+  }
+  /** Resumes an interrupted run. */
+  updateRunStatus(input: C.UpdateRunStatusInput): Promise<CommandResults['updateRunStatus']> {
+    return this.execute('updateRunStatus', input);
+  }
+  /** Ends the run. `completed` is refused (RUN_INCOMPLETE, naming what is unfinished) while any token lacks a terminal outcome or a state or operation is open. */
+  complete(input: C.CompleteRunInput): Promise<CommandResults['complete']> {
+    return this.execute('complete', input);
+  }
+
+  private async execute<K extends CommandName>(name: K, raw: unknown): Promise<CommandResults[K]> {
+    if (this.readOnly !== null) {
+      throw ledgerError('READ_ONLY', `run ${this.runId} is open as of ${this.readOnly.asOf}; a historical view cannot record`, { runId: this.runId });
+    }
+    if (this.staleCause !== null) {
+      throw ledgerError('RUN_HANDLE_STALE', `run handle for ${this.runId} is stale since an append failed (${this.staleCause.code}: ${this.staleCause.message}); reopen the run`, {
+        runId: this.runId,
+        cause: this.staleCause.code,
+      });
+    }
+    const input = decodeOrThrow(INPUT_CODECS[name], raw, `${name} input`);
+    const decision = decide(this.state, name, input, this.ctx);
+    if (decision._tag === 'Left') throw decision.left;
+    const { events, result } = decision.right;
+    const expected = this.state.version < 0 ? ('no_stream' as const) : this.state.version;
+    const envs = envelopes(this.state, events, this.deps);
+    const proposed: ProposedEvent[] = new Array(envs.length);
+    for (let k = 0; k < envs.length; k++) {
+      evolve(this.state, envs[k]!);
+      proposed[k] = toProposedEvent(envs[k]!);
+    }
+    try {
+      await this.deps.store.append(this.streamId, proposed, expected);
+    } catch (e) {
+      const first = this.staleCause === null;
+      const err = isLedgerError(e) ? e : ledgerError('STORE_UNAVAILABLE', `append to ${this.streamId} failed: ${(e as Error).message}`, {}, e);
+      if (first) {
+        this.staleCause = err;
+        throw err;
+      }
+      throw ledgerError('RUN_HANDLE_STALE', `append of ${name} to ${this.streamId} was not stored because an earlier append failed (${this.staleCause!.code}); reopen the run`, {
+        runId: this.runId,
+        cause: this.staleCause!.code,
+      });
+    }
+    return result;
+  }
+}
