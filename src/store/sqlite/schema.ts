@@ -1,0 +1,211 @@
+/**
+ * The SQLite store's file format: schema, identification constants, the SQL of
+ * every statement, the read-only inspection of a file before it is opened, and
+ * the translation of SQLite errors into LedgerErrors.
+ *
+ * Nothing in this file writes to a database file.
+ */
+import * as fs from 'node:fs';
+import { isLedgerError, LedgerError, ledgerError } from '../../errors';
+
+/** `PRAGMA application_id` of every lineage-ledger SQLite store ('LLDG'). */
+export const SQLITE_APPLICATION_ID = 0x4c4c4447;
+
+/** Schema version written by (and the newest understood by) this library. Kept in `PRAGMA user_version` and `ledger_meta`. */
+export const SQLITE_SCHEMA_VERSION = 1;
+
+/** Tables of schema version 1. The unique index events_by_stream also serves reads by stream. */
+export const SCHEMA_V1_SQL = `
+CREATE TABLE ledger_meta (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  position  INTEGER PRIMARY KEY,
+  stream_id TEXT    NOT NULL,
+  revision  INTEGER NOT NULL,
+  event_id  TEXT    NOT NULL,
+  type      TEXT    NOT NULL,
+  data      TEXT    NOT NULL,
+  metadata  TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX events_by_stream ON events (stream_id, revision);
+CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
+
+CREATE TABLE streams (
+  stream_id        TEXT    PRIMARY KEY NOT NULL,
+  revision         INTEGER NOT NULL,
+  created_position INTEGER NOT NULL
+);
+CREATE INDEX streams_by_creation ON streams (created_position);
+`;
+
+/** Tables (and indexes) a store of the current schema version must have. */
+export const REQUIRED_OBJECTS: readonly string[] = [
+  'ledger_meta',
+  'events',
+  'streams',
+  'events_by_stream',
+  'events_by_event_id',
+  'streams_by_creation',
+];
+
+const EVENT_COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata';
+
+/** Every statement of the adapter. Exported so tests can check their query plans. */
+export const SQL = {
+  begin: 'BEGIN IMMEDIATE',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
+  savepoint: 'SAVEPOINT ll_append',
+  release: 'RELEASE ll_append',
+  rollbackTo: 'ROLLBACK TO ll_append',
+  streamRevision: 'SELECT revision FROM streams WHERE stream_id = ?',
+  insertStream: 'INSERT INTO streams (stream_id, revision, created_position) VALUES (?, ?, ?)',
+  updateStream: 'UPDATE streams SET revision = ? WHERE stream_id = ?',
+  insertEvent: 'INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
+  /** Event ids and positions of `count` events of a stream from a revision (idempotent-retry check, empty appends). */
+  streamSlice: 'SELECT event_id, position FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
+  readStream: `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+  readAll: `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+  listStreams: 'SELECT stream_id, revision FROM streams ORDER BY created_position',
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Inspecting a file before opening it
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+const HEADER_SIZE = 100;
+
+/** What the bytes of a file say about it, read without SQLite (and so without any side effect). */
+export type FileInspection =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'empty' } // zero bytes, or a SQLite database with no schema at all: a new store
+  | { readonly kind: 'not-sqlite' }
+  | { readonly kind: 'corrupt'; readonly reason: string }
+  | { readonly kind: 'foreign'; readonly reason: string } // a SQLite database that is not a ledger
+  | { readonly kind: 'ledger'; readonly version: number }
+  /** The main file's header is not the whole truth: a non-empty -wal file exists. Ask SQLite (read-only). */
+  | { readonly kind: 'ask-sqlite'; readonly applicationId: number; readonly version: number };
+
+/**
+ * Classifies a file by reading its 100-byte SQLite header (and the size of its -wal file).
+ *
+ * When there is no non-empty `-wal` file, the main file holds every committed
+ * transaction, so its header's application id, user version and page count are
+ * authoritative: a foreign database is recognised without ever being opened by
+ * SQLite (opening a WAL-mode database, even read-only, creates -wal/-shm files next to it).
+ */
+export function inspectFile(path: string): FileInspection {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    throw fileError(path, e);
+  }
+  let size: number;
+  const header = Buffer.alloc(HEADER_SIZE);
+  let got: number;
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw ledgerError('INVALID_INPUT', `${path} is not a regular file`, { path });
+    size = st.size;
+    got = size === 0 ? 0 : fs.readSync(fd, header, 0, HEADER_SIZE, 0);
+  } catch (e) {
+    if (isLedgerError(e)) throw e;
+    throw fileError(path, e);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (size === 0) return { kind: 'empty' };
+  const magicLength = Math.min(got, SQLITE_MAGIC.length);
+  if (!header.subarray(0, magicLength).equals(SQLITE_MAGIC.subarray(0, magicLength))) return { kind: 'not-sqlite' };
+  if (got < HEADER_SIZE) return { kind: 'corrupt', reason: `only ${size} bytes long, shorter than a SQLite header (truncated)` };
+
+  const rawPageSize = header.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return { kind: 'corrupt', reason: `invalid page size ${rawPageSize} in the header` };
+  const changeCounter = header.readUInt32BE(24);
+  const headerPages = header.readUInt32BE(28);
+  const validFor = header.readUInt32BE(92);
+  const version = header.readInt32BE(60);
+  const applicationId = header.readInt32BE(68);
+
+  if (walHasContent(path)) return { kind: 'ask-sqlite', applicationId, version };
+
+  // No WAL content: the main file is complete, so it must hold whole pages and at least as many as its header says.
+  if (size % pageSize !== 0) return { kind: 'corrupt', reason: `size ${size} is not a multiple of the page size ${pageSize} (truncated or damaged)` };
+  const filePages = size / pageSize;
+  const pages = headerPages !== 0 && changeCounter === validFor ? headerPages : filePages;
+  if (pages > filePages) return { kind: 'corrupt', reason: `holds ${filePages} pages but its header says ${pages} (truncated)` };
+
+  if (applicationId === SQLITE_APPLICATION_ID) return { kind: 'ledger', version };
+  if (applicationId !== 0) {
+    return { kind: 'foreign', reason: `application id 0x${(applicationId >>> 0).toString(16)} is not lineage-ledger's` };
+  }
+  // A database of one page has only the schema table's root page: it cannot hold any table.
+  if (pages <= 1 && version === 0) return { kind: 'empty' };
+  return { kind: 'foreign', reason: 'it is a SQLite database without the lineage-ledger application id' };
+}
+
+function walHasContent(path: string): boolean {
+  try {
+    return fs.statSync(`${path}-wal`).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+function fileError(path: string, e: unknown): LedgerError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return ledgerError('STORE_UNAVAILABLE', `${path}: cannot read the store file (${code ?? messageOf(e)})`, { path, errno: code });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** A better-sqlite3 SqliteError (recognised by shape: its class is not part of the typed API). */
+export function sqliteCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+}
+
+/**
+ * The one-line message of a thrown value. Duck-typed on purpose: errors made by the native
+ * addon may come from another realm (jest's per-file contexts), where `instanceof Error` fails.
+ */
+export function messageOf(e: unknown): string {
+  const message = typeof e === 'object' && e !== null ? (e as { message?: unknown }).message : undefined;
+  return (typeof message === 'string' ? message : String(e)).replace(/\s+/g, ' ');
+}
+
+/**
+ * Translates anything thrown by better-sqlite3 into a LedgerError whose message is one
+ * line naming the store file. LedgerErrors pass through unchanged.
+ */
+export function translateError(e: unknown, path: string, doing: string): LedgerError {
+  if (isLedgerError(e)) return e;
+  const code = sqliteCode(e);
+  const text = messageOf(e);
+  const details = { path, sqliteCode: code, sqliteMessage: text };
+  if (code === undefined) {
+    if (/database connection is not open/i.test(text)) return ledgerError('STORE_CLOSED', `${path}: the store is closed`, details);
+    return ledgerError('STORE_UNAVAILABLE', `${path}: ${doing} failed: ${text}`, details);
+  }
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return ledgerError('STORE_CORRUPT', `${path}: the store file is damaged (${code}: ${text}) while ${doing}`, details);
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return ledgerError('STORE_UNAVAILABLE', `${path}: the database is locked by another process (${code}) while ${doing}; gave up after the busy timeout`, details);
+  }
+  if (code.startsWith('SQLITE_READONLY')) {
+    return ledgerError('READ_ONLY', `${path}: the store is read-only (${code}) while ${doing}`, details);
+  }
+  if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_CANTOPEN_')) {
+    return ledgerError('STORE_UNAVAILABLE', `${path}: cannot open the store file (${code}: ${text})`, details);
+  }
+  return ledgerError('STORE_UNAVAILABLE', `${path}: ${doing} failed (${code}: ${text})`, details);
+}
