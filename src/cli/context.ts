@@ -1,0 +1,36 @@
+/**
+ * What every CLI verb shares: the output streams, the --store option and
+ * opening/closing the ledger around a command.
+ */
+import type { Writable } from 'node:stream';
+import { Option } from 'commander';
+import { openLedger, Ledger } from '../ledger';
+import { DEFAULT_STORE_URL, STORE_ENV_VAR } from '../store/url';
+
+export interface CliIO {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+}
+
+/** `--store <url>`, defaulting to $LINEAGE_LEDGER_STORE, then sqlite:./lineage.db. */
+export function storeOption(): Option {
+  return new Option('--store <url>', 'event store: memory:, sqlite:<path> or esdb://host:2113?tls=false').env(STORE_ENV_VAR).default(DEFAULT_STORE_URL);
+}
+
+/** Opens the ledger named by --store, runs `fn`, and always closes it. */
+export async function withLedger<T>(storeUrl: string, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const ledger = await openLedger({ store: storeUrl });
+  try {
+    return await fn(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** Thrown by commands that have already reported their failure (exit 1, nothing more to print). */
+export class ReportedFailure extends Error {
+  constructor(readonly exitCode = 1) {
+    super('reported');
+  }
+}
+

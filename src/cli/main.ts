@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * lineage-ledger command line. Data goes to stdout, progress and diagnostics to
+ * stderr; exit 0 only on success (1: the command failed, 2: bad usage).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { isLedgerError } from '../errors';
+import { registerCommands } from './commands';
+import { CliIO, ReportedFailure } from './context';
+
+/** The package version, read from the nearest package.json named lineage-ledger (works from src/ and dist/). */
+function packageVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'lineage-ledger' && typeof pkg.version === 'string') return pkg.version;
+    }
+    dir = path.dirname(dir);
+  }
+  return '0.0.0';
+}
+const VERSION = packageVersion();
+
+export function buildProgram(io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Command {
+  const program = new Command('lineage-ledger');
+  program
+    .description('Event-sourced lineage recorder for auditable data pipelines: record, export, verify and explain runs.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+  registerCommands(program, io);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof ReportedFailure) return e.exitCode;
+    const verb = argv.find((a) => !a.startsWith('-')) ?? 'lineage-ledger';
+    if (isLedgerError(e)) {
+      io.stderr.write(`lineage-ledger ${verb}: ${e.code}: ${e.message}\n`);
+    } else {
+      io.stderr.write(`lineage-ledger ${verb}: ${(e as Error)?.message ?? String(e)}\n`);
+      if (process.env.LINEAGE_LEDGER_DEBUG === '1' && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+    }
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`lineage-ledger: ${(e as Error)?.message ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * Store URLs: `memory:`, `sqlite:<path>`, `esdb://...` / `esdb+discover://...`.
+ * Adapters are loaded only when their scheme is used, so a user of the memory
+ * store never loads the SQLite native module or the gRPC client.
+ */
+import { ledgerError } from '../errors';
+import { MemoryEventStore } from './memory';
+import type { EventStore } from './port';
+
+export const DEFAULT_STORE_URL = 'sqlite:./lineage.db';
+export const STORE_ENV_VAR = 'LINEAGE_LEDGER_STORE';
+
+export type ParsedStoreUrl =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'eventstoredb'; readonly connectionString: string };
+
+export function parseStoreUrl(url: string): ParsedStoreUrl {
+  if (typeof url !== 'string' || url.trim() === '') {
+    throw ledgerError('UNSUPPORTED_STORE_URL', 'the store URL is empty; use memory:, sqlite:<path> or esdb://host:2113', { url });
+  }
+  const u = url.trim();
+  if (u === 'memory:' || u === 'memory://') return { kind: 'memory' };
+  if (u.startsWith('sqlite:')) {
+    let path = u.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2); // sqlite://relative/or//absolute
+    if (path === '') throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}" has no file path; write sqlite:./lineage.db`, { url });
+    if (path === ':memory:') throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}": use memory: for an in-memory store`, { url });
+    return { kind: 'sqlite', path };
+  }
+  if (u.startsWith('esdb://') || u.startsWith('esdb+discover://')) {
+    const rest = u.slice(u.indexOf('://') + 3);
+    if (rest === '' || rest.startsWith('?') || rest.startsWith('/')) {
+      throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}" names no host; write esdb://host:2113?tls=false`, { url });
+    }
+    return { kind: 'eventstoredb', connectionString: u };
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(u)?.[1];
+  throw ledgerError(
+    'UNSUPPORTED_STORE_URL',
+    scheme === undefined
+      ? `"${url}" is not a store URL; use memory:, sqlite:<path> or esdb://host:2113`
+      : `unknown store scheme "${scheme}:" in "${url}"; use memory:, sqlite:<path> or esdb://host:2113`,
+    { url },
+  );
+}
+
+/** Opens the store a URL names. */
+export async function openStore(url: string): Promise<EventStore> {
+  const parsed = parseStoreUrl(url);
+  switch (parsed.kind) {
+    case 'memory':
+      return new MemoryEventStore();
+    case 'sqlite': {
+      const { openSqliteStore } = await import('./sqlite');
+      return openSqliteStore(parsed.path);
+    }
+    case 'eventstoredb': {
+      const { openEventStoreDB } = await import('./eventstoredb');
+      return openEventStoreDB(parsed.connectionString);
+    }
+  }
+}
