@@ -65,6 +65,10 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
 }
 
 if (require.main === module) {
+  // A reader that stops early (`| head`) is not a failure: stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
