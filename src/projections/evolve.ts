@@ -12,7 +12,7 @@
 import type { LedgerEvent } from '../events/envelope';
 import { isTerminalOutcome } from '../events/outcomes';
 import type { NodeState, Token, TokenOutcome } from './entities';
-import { edgeLabelKey, Group, pushTo, RunState, stateNodeKey, stateStepKey } from './state';
+import { edgeLabelKey, Group, pushTo, RunState } from './state';
 
 export function evolve(state: RunState, event: LedgerEvent): RunState {
   const at = event.recordedAt;
@@ -316,8 +316,6 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
       state.nodeStates.set(d.stateId, ns);
       pushTo(state.statesByToken, d.tokenId, d.stateId);
       state.unfinishedStates.add(d.stateId);
-      state.stateKeys.add(stateNodeKey(d.tokenId, d.nodeId, d.attempt));
-      state.stateKeys.add(stateStepKey(d.tokenId, d.stepIndex, d.attempt));
       if (!state.tokens.has(d.tokenId)) anomaly(`node state ${d.stateId} for unknown token ${d.tokenId}`);
       break;
     }
@@ -566,6 +564,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         actualType: d.actualType,
         createdAt: at,
       });
+      pushTo(state.validationErrorsByHash, d.rowHash, d.errorId);
       break;
     }
     case 'TransformErrorRecorded': {

@@ -86,8 +86,6 @@ export interface RunState {
   statesByToken: Map<string, string[]>;
   /** States still open or pending. */
   unfinishedStates: Set<string>;
-  /** `${tokenId}\u0000${nodeId}\u0000${attempt}` and `${tokenId}\u0000#${stepIndex}\u0000${attempt}` (both unique). */
-  stateKeys: Set<string>;
 
   routingEvents: Map<string, RoutingEvent>;
   routingByState: Map<string, string[]>;
@@ -102,6 +100,8 @@ export interface RunState {
   artifactsByState: Map<string, string[]>;
 
   validationErrors: Map<string, ValidationError>;
+  /** rowHash → validation error ids (lineage finds a source row's validation errors by its hash). */
+  validationErrorsByHash: Map<string, string[]>;
   transformErrors: Map<string, TransformError>;
   transformErrorsByToken: Map<string, string[]>;
   secretResolutions: Map<string, SecretResolution>;
@@ -138,7 +138,6 @@ export function emptyRunState(runId: string): RunState {
     nodeStates: new Map(),
     statesByToken: new Map(),
     unfinishedStates: new Set(),
-    stateKeys: new Set(),
     routingEvents: new Map(),
     routingByState: new Map(),
     batches: new Map(),
@@ -148,6 +147,7 @@ export function emptyRunState(runId: string): RunState {
     artifacts: new Map(),
     artifactsByState: new Map(),
     validationErrors: new Map(),
+    validationErrorsByHash: new Map(),
     transformErrors: new Map(),
     transformErrorsByToken: new Map(),
     secretResolutions: new Map(),
@@ -167,13 +167,6 @@ export function edgeLabelKey(fromNodeId: string, label: string): string {
   return `${fromNodeId}\u0000${label}`;
 }
 
-export function stateNodeKey(tokenId: string, nodeId: string, attempt: number): string {
-  return `${tokenId}\u0000${nodeId}\u0000${attempt}`;
-}
-
-export function stateStepKey(tokenId: string, stepIndex: number, attempt: number): string {
-  return `${tokenId}\u0000#${stepIndex}\u0000${attempt}`;
-}
 
 /** The token's terminal outcome, or else its latest non-terminal one, or null. */
 export function currentOutcome(state: RunState, tokenId: string): TokenOutcome | null {

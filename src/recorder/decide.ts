@@ -12,7 +12,7 @@ import { Json, jsonProblem } from '../events/codecs';
 import { OUTCOME_TABLE, outcomeFieldProblem, OutcomeRule } from '../events/outcomes';
 import { isLedgerError, LedgerError, ledgerError } from '../errors';
 import type { NodeState, Token } from '../projections/entities';
-import { edgeLabelKey, RunState, stateNodeKey, stateStepKey } from '../projections/state';
+import { edgeLabelKey, RunState } from '../projections/state';
 import type * as C from './commands';
 
 export interface DecideContext {
@@ -439,11 +439,16 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
     requireLiveToken(state, i.tokenId, 'tokenId');
     requireNode(state, i.nodeId, 'nodeId');
     const attempt = i.attempt ?? 0;
-    if (state.stateKeys.has(stateNodeKey(i.tokenId, i.nodeId, attempt))) {
-      throw ledgerError('DUPLICATE_ID', `attempt: token ${i.tokenId} already has attempt ${attempt} at node ${i.nodeId}`, { path: 'attempt' });
-    }
-    if (state.stateKeys.has(stateStepKey(i.tokenId, i.stepIndex, attempt))) {
-      throw ledgerError('DUPLICATE_ID', `stepIndex: token ${i.tokenId} already has attempt ${attempt} at step ${i.stepIndex}`, { path: 'stepIndex' });
+    // (token, node, attempt) and (token, step, attempt) are unique: a token has only a few states
+    for (const sid of state.statesByToken.get(i.tokenId) ?? []) {
+      const other = state.nodeStates.get(sid)!;
+      if (other.attempt !== attempt) continue;
+      if (other.nodeId === i.nodeId) {
+        throw ledgerError('DUPLICATE_ID', `attempt: token ${i.tokenId} already has attempt ${attempt} at node ${i.nodeId} (${sid})`, { path: 'attempt' });
+      }
+      if (other.stepIndex === i.stepIndex) {
+        throw ledgerError('DUPLICATE_ID', `stepIndex: token ${i.tokenId} already has attempt ${attempt} at step ${i.stepIndex} (${sid})`, { path: 'stepIndex' });
+      }
     }
     if ((i.inputData === undefined) === (i.inputHash === undefined)) invalid('inputData', 'give exactly one of inputData or inputHash');
     const inputHash = i.inputHash ?? hashOf(i.inputData, 'inputData');
