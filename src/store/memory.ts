@@ -10,6 +10,8 @@ import {
   ReadAllOptions,
   ReadStreamOptions,
   StoredEvent,
+  StoreListener,
+  notifyListeners,
   StreamInfo,
 } from './port';
 
@@ -34,6 +36,7 @@ export class MemoryEventStore implements EventStore {
   private readonly all: Row[] = [];
   private readonly streams = new Map<string, Row[]>();
   private readonly eventIds = new Map<string, Row>();
+  private readonly listeners = new Set<StoreListener>();
   private closed = false;
 
   async append(streamId: string, events: readonly ProposedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -92,7 +95,17 @@ export class MemoryEventStore implements EventStore {
       revision++;
       last = row;
     }
+    notifyListeners(this.listeners, streamId);
     return { nextExpectedRevision: last!.revision, position: last!.position };
+  }
+
+  /** Live notification (see EventStore.watch): called synchronously after each append that wrote events. */
+  watch(listener: StoreListener): () => void {
+    const entry: StoreListener = (streamId) => listener(streamId);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
   }
 
   private idempotentRetry(stream: Row[] | undefined, events: readonly ProposedEvent[], expected: ExpectedRevision): AppendResult | null {
@@ -151,6 +164,7 @@ export class MemoryEventStore implements EventStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.listeners.clear();
   }
 
   private assertOpen(): void {

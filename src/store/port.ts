@@ -81,6 +81,33 @@ export interface EventStore {
   /** The revision of the stream's last event, or null when the stream does not exist. */
   streamRevision(streamId: string): Promise<number | null>;
   close(): Promise<void>;
+  /**
+   * Optional live notification, used by catch-up subscriptions (src/projections/follow.ts)
+   * to read new events at once instead of waiting for their next poll.
+   *
+   * `listener(streamId)` is called after an append that went through THIS store instance
+   * has succeeded (its events are durable and readable), at the latest when the append's
+   * promise resolves; at most once per append, possibly also for an idempotent retry.
+   * Appends made by other processes or other instances on the same database are NOT
+   * reported: a subscriber must still poll for them. A listener must not throw (what it
+   * throws is ignored) and should only schedule work. Returns a function that removes the
+   * listener. Adapters without live notification leave the method out.
+   */
+  watch?(listener: StoreListener): () => void;
+}
+
+/** A listener for `EventStore.watch`: receives the id of the stream an append wrote to. */
+export type StoreListener = (streamId: string) => void;
+
+/** Calls every listener with `streamId`, ignoring what a listener throws (helper for adapters). */
+export function notifyListeners(listeners: Iterable<StoreListener>, streamId: string): void {
+  for (const listener of listeners) {
+    try {
+      listener(streamId);
+    } catch {
+      // a listener's failure is the listener's business; the append has succeeded
+    }
+  }
 }
 
 export const DEFAULT_PAGE_SIZE = 1024;

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { formatSummary, runKillTrial, runKillTrials, TrialContext } from './sqlite/kill-harness';
 import { STORE_KILL_CHILD, verifyStoreTrial } from './sqlite/kill-store-workload';
 import { removeDir } from './sqlite/helpers';
+import { RECORDER_KILL_CHILD, verifyRecorderTrial } from './sqlite/kill-recorder-workload';
 
 test('20 SIGKILL trials: no acknowledged event lost, none partial, none duplicated', async () => {
   const summary = await runKillTrials({ childScript: STORE_KILL_CHILD, verify: verifyStoreTrial, trials: 20, killAfterMs: [20, 300] });
@@ -17,6 +18,14 @@ test('20 SIGKILL trials: no acknowledged event lost, none partial, none duplicat
   expect(summary.acknowledged).toBeGreaterThan(1000);
   expect(summary.stored).toBeGreaterThanOrEqual(summary.acknowledged);
   expect(formatSummary(summary)).toMatch(/^trials: 20, lost acknowledged events: 0, partial events: 0, duplicates: 0/);
+});
+
+test('20 SIGKILL trials while recording the reference workload: acknowledged appends present, nothing partial or duplicated, projections rebuild', async () => {
+  const summary = await runKillTrials({ childScript: RECORDER_KILL_CHILD, verify: verifyRecorderTrial, trials: 20, killAfterMs: [30, 400] });
+  expect(summary.problems).toEqual([]);
+  expect({ lost: summary.lost, partial: summary.partial, duplicates: summary.duplicates }).toEqual({ lost: 0, partial: 0, duplicates: 0 });
+  expect(summary.acknowledged).toBeGreaterThan(1000);
+  expect(summary.stored).toBeGreaterThanOrEqual(summary.acknowledged);
 });
 
 test('the verifier notices a lost acknowledged event, a damaged event and a duplicate claim', async () => {

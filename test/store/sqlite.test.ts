@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { isLedgerError } from '../../src/errors';
 import { collectPages, ProposedEvent, StoredEvent } from '../../src/store/port';
 import { openSqliteStore, SQLITE_APPLICATION_ID, SQLITE_SCHEMA_VERSION, SQLITE_STATEMENTS, SqliteEventStore } from '../../src/store/sqlite';
+import { createWriter, Writer } from '../../src/store/sqlite/writer';
 import { describeEventStoreContract, ev } from './contract';
 import { expectLedgerError, makeTempDir, removeDir, snapshot } from './sqlite/helpers';
 
@@ -322,26 +323,30 @@ describe('SQLite store: group commit', () => {
     expect((await s.listStreams()).map((x) => x.streamId)).toEqual(['existing', 'sa', 'sb']);
   });
 
-  test('when the COMMIT fails every append of the batch rejects and nothing is written', async () => {
+  test('when the COMMIT fails every append of the batch rejects with a typed error, nothing is written, and the store goes on', async () => {
     const s = await openStore();
     await s.append('kept', events(1), 'no_stream');
-    const statements = (s as unknown as { s: { commit: { run: () => unknown } } }).s;
-    const realCommit = statements.commit;
-    statements.commit = {
-      run: () => {
-        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' });
-      },
-    };
+    // The store's writer is replaced by one whose "commit" statement fails at run time (the
+    // table it writes is dropped after it was prepared), so the transaction must be rolled back.
+    const internals = s as unknown as { writer: Writer; db: Database.Database };
+    const real = internals.writer;
+    internals.db.exec('CREATE TABLE doomed (x)');
+    internals.writer = createWriter(internals.db, { ...SQLITE_STATEMENTS, commit: 'INSERT INTO doomed VALUES (1)' } as unknown as typeof SQLITE_STATEMENTS);
+    internals.db.exec('DROP TABLE doomed');
     const outcomes = await Promise.allSettled([s.append('x', events(2), 'no_stream'), s.append('kept', events(1), 0), s.append('y', events(1), 'no_stream')]);
-    statements.commit = realCommit;
+    internals.writer = real;
     for (const o of outcomes) {
       expect(o.status).toBe('rejected');
       expect(isLedgerError((o as PromiseRejectedResult).reason, 'STORE_UNAVAILABLE')).toBe(true);
+      expect((o as PromiseRejectedResult).reason.message).toContain('doomed');
     }
+    expect(internals.db.inTransaction).toBe(false);
     expect((await all(s)).map((e) => e.streamId)).toEqual(['kept']);
     expect(await s.streamRevision('x')).toBeNull();
-    // the store still works afterwards
+    // the store still works afterwards, and the real writer's cached revision of 'kept' is still right
+    await s.append('kept', events(1), 0);
     await s.append('x', events(1), 'no_stream');
+    expect(await s.streamRevision('kept')).toBe(1);
     expect(await s.streamRevision('x')).toBe(0);
   });
 

@@ -9,8 +9,8 @@
  *
  * Group commit: appends issued in the same tick (before the previous flush ran) are
  * queued and written in ONE transaction on a `setImmediate` tick, in queue order.
- * Each append runs inside its own SAVEPOINT, so a conflicting or duplicate append
- * fails alone and the others of the batch still commit.
+ * A conflicting or duplicate append fails alone (nothing of it stays written) and
+ * the others of the batch still commit.
  *
  * Several processes may open the same file: writers serialise through SQLite's write
  * lock (`BEGIN IMMEDIATE`, waiting up to `busyTimeoutMs`), and the expected revision
@@ -48,19 +48,20 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { createWriter, EncodedEvent, Writer } from './writer';
 import Database from 'better-sqlite3';
-import { isLedgerError, LedgerError, ledgerError } from '../../errors';
+import { LedgerError, ledgerError } from '../../errors';
 import {
   AppendResult,
-  describeExpected,
   EventStore,
   ExpectedRevision,
-  expectedRevisionMatches,
   pageSizeOf,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEvent,
+  StoreListener,
+  notifyListeners,
   StreamInfo,
 } from '../port';
 import {
@@ -124,14 +125,6 @@ export interface SqliteStoreStats {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-/** An event as it will be written: copied and JSON-encoded when append() was called. */
-interface EncodedEvent {
-  readonly eventId: string;
-  readonly type: string;
-  readonly data: string;
-  readonly metadata: string;
-}
-
 interface PendingAppend {
   readonly streamId: string;
   readonly events: readonly EncodedEvent[];
@@ -140,23 +133,9 @@ interface PendingAppend {
   readonly reject: (e: unknown) => void;
 }
 
-type Outcome = { ok: true; value: AppendResult } | { ok: false; error: LedgerError };
-
-/** Logical failures of one append: its savepoint is rolled back and the batch goes on. */
-const APPEND_FAILURES = new Set(['CONCURRENCY_CONFLICT', 'DUPLICATE_EVENT_ID', 'INVALID_INPUT']);
-
+/** Read statements of the main connection (writes go through the writer, see writer.js). */
 interface Statements {
-  readonly begin: Statement;
-  readonly commit: Statement;
-  readonly rollback: Statement;
-  readonly savepoint: Statement;
-  readonly release: Statement;
-  readonly rollbackTo: Statement;
   readonly streamRevision: Statement;
-  readonly insertStream: Statement;
-  readonly updateStream: Statement;
-  readonly insertEvent: Statement;
-  readonly streamSlice: Statement;
   readonly readStream: Statement;
   readonly readAll: Statement;
   readonly listStreams: Statement;
@@ -207,11 +186,17 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
         if (mode !== 'wal') throw ledgerError('STORE_UNAVAILABLE', `${file}: cannot switch the store to WAL mode (journal mode is ${String(mode)})`, { path: file });
       }
       db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      // A page cache large enough for the indexes of a big run (random event ids land on random pages).
+      db.pragma('cache_size = -65536');
+      db.pragma('temp_store = MEMORY');
       if (isNew) initialiseIfEmpty(db, file);
     }
     checkLedger(db, file);
-    const store = new SqliteEventStore(db, file, readonly);
-    if (verifyOnOpen !== 'none') await store.verifyIntegrity(verifyOnOpen);
+    const writer = readonly ? null : createWriter(db);
+    const store = new SqliteEventStore(db, file, readonly, writer);
+    if (verifyOnOpen !== 'none') {
+      await store.verifyIntegrity(verifyOnOpen);
+    }
     return store;
   } catch (e) {
     try {
@@ -349,17 +334,20 @@ export class SqliteEventStore implements EventStore {
 
   private db: Database.Database | null;
   private readonly s: Statements;
+  private readonly writer: Writer | null;
   private queue: PendingAppend[] = [];
-  /** Resolves when the scheduled flush has run; null when nothing is scheduled. */
-  private flushed: Promise<void> | null = null;
+  /** A flush is scheduled for the next turn of the event loop. */
+  private scheduled = false;
   private closing = false;
+  private readonly listeners = new Set<StoreListener>();
   private readonly counters = { commits: 0, appends: 0, failedAppends: 0, events: 0, largestBatch: 0 };
 
   /** @internal Use openSqliteStore. */
-  constructor(db: Database.Database, path: string, readonly: boolean) {
+  constructor(db: Database.Database, path: string, readonly: boolean, writer: Writer | null) {
     this.db = db;
     this.path = path;
     this.readonly = readonly;
+    this.writer = writer;
     const p = (sql: string, safeIntegers = false, raw = false): Statement => {
       const st = db.prepare(sql);
       if (safeIntegers) st.safeIntegers(true);
@@ -367,17 +355,7 @@ export class SqliteEventStore implements EventStore {
       return st;
     };
     this.s = {
-      begin: p(SQL.begin),
-      commit: p(SQL.commit),
-      rollback: p(SQL.rollback),
-      savepoint: p(SQL.savepoint),
-      release: p(SQL.release),
-      rollbackTo: p(SQL.rollbackTo),
       streamRevision: p(SQL.streamRevision).pluck(),
-      insertStream: p(SQL.insertStream),
-      updateStream: p(SQL.updateStream),
-      insertEvent: p(SQL.insertEvent, true),
-      streamSlice: p(SQL.streamSlice, true, true),
       readStream: p(SQL.readStream, true, true),
       readAll: p(SQL.readAll, true, true),
       listStreams: p(SQL.listStreams, false, true),
@@ -407,91 +385,35 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /** Writes queued appends on the next turn of the event loop, so that appends issued together share a transaction. */
   private scheduleFlush(): void {
-    if (this.flushed !== null) return;
-    this.flushed = new Promise<void>((done) => {
-      setImmediate(() => {
-        this.flushed = null;
-        try {
-          this.flush();
-        } finally {
-          done();
-        }
-      });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
     });
   }
 
-  /** Writes every queued append in one transaction; settles each append's promise after COMMIT returned. */
+  /** Writes every queued append in one transaction; settles each append's promise after the COMMIT returned. */
   private flush(): void {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
     if (batch.length > this.counters.largestBatch) this.counters.largestBatch = batch.length;
-    const db = this.db;
-    if (db === null) {
+    if (this.writer === null || this.db === null) {
       this.failAll(batch, ledgerError('STORE_CLOSED', `${this.path}: the store is closed`, { path: this.path }));
       return;
     }
-    const s = this.s;
-    const outcomes: Outcome[] = [];
-    let fatal: unknown = null;
-    try {
-      s.begin.run();
-    } catch (e) {
-      this.failAll(batch, translateError(e, this.path, 'starting a write transaction'));
+    const result = this.writer.write(batch);
+    if (!result.committed) {
+      this.failAll(batch, translateError(result.error, this.path, 'appending'));
       return;
     }
-    let written = 0;
-    for (const p of batch) {
-      try {
-        s.savepoint.run();
-      } catch (e) {
-        fatal = e;
-        break;
-      }
-      try {
-        const value = this.applyOne(p);
-        s.release.run();
-        outcomes.push({ ok: true, value });
-        written += p.events.length;
-      } catch (e) {
-        if (isLedgerError(e) && APPEND_FAILURES.has(e.code) && db.inTransaction) {
-          try {
-            s.rollbackTo.run();
-            s.release.run();
-            outcomes.push({ ok: false, error: e });
-            continue;
-          } catch (e2) {
-            fatal = e2;
-            break;
-          }
-        }
-        fatal = e;
-        break;
-      }
-    }
-    if (fatal === null) {
-      try {
-        s.commit.run();
-        this.counters.commits++;
-      } catch (e) {
-        fatal = e;
-      }
-    }
-    if (fatal !== null) {
-      if (db.inTransaction) {
-        try {
-          s.rollback.run();
-        } catch {
-          // the transaction is gone either way
-        }
-      }
-      this.failAll(batch, translateError(fatal, this.path, 'appending'));
-      return;
-    }
-    this.counters.events += written;
+    this.counters.commits++;
+    this.counters.events += result.events;
     batch.forEach((p, i) => {
-      const o = outcomes[i]!;
+      const o = result.outcomes[i]!;
       if (o.ok) {
         this.counters.appends++;
         p.resolve(o.value);
@@ -500,81 +422,31 @@ export class SqliteEventStore implements EventStore {
         p.reject(o.error);
       }
     });
+    if (this.listeners.size > 0) {
+      const written = new Set<string>();
+      batch.forEach((p, i) => {
+        if (result.outcomes[i]!.ok && p.events.length > 0) written.add(p.streamId);
+      });
+      for (const streamId of written) notifyListeners(this.listeners, streamId);
+    }
+  }
+
+  /**
+   * Live notification (see EventStore.watch): called once per stream written by a committed
+   * group-commit batch of THIS store instance. Appends by other connections or processes are
+   * not reported (subscribers poll for those).
+   */
+  watch(listener: StoreListener): () => void {
+    const entry: StoreListener = (streamId) => listener(streamId);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
   }
 
   private failAll(batch: readonly PendingAppend[], error: LedgerError): void {
     this.counters.failedAppends += batch.length;
     for (const p of batch) p.reject(error);
-  }
-
-  /** Checks and writes one append inside the open transaction (and its savepoint). Throws LedgerErrors. */
-  private applyOne(p: PendingAppend): AppendResult {
-    const s = this.s;
-    const { streamId, events, expected } = p;
-    const current = (s.streamRevision.get(streamId) as number | undefined) ?? null;
-    if (!expectedRevisionMatches(expected, current)) {
-      const retry = this.idempotentRetry(streamId, current, events, expected);
-      if (retry !== null) return retry;
-      throw ledgerError(
-        'CONCURRENCY_CONFLICT',
-        `append to stream ${streamId} expected ${describeExpected(expected)} but the stream is at ${current === null ? 'no_stream' : `revision ${current}`}`,
-        { streamId, expected, actual: current },
-      );
-    }
-    if (events.length === 0) {
-      if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });
-      return { nextExpectedRevision: current, position: this.positionOf(streamId, current) };
-    }
-    const seen = new Set<string>();
-    for (const e of events) {
-      if (seen.has(e.eventId)) {
-        throw ledgerError('DUPLICATE_EVENT_ID', `event id ${e.eventId} appears twice in one append (stream ${streamId})`, { streamId, eventId: e.eventId });
-      }
-      seen.add(e.eventId);
-    }
-    let revision = current === null ? 0 : current + 1;
-    let position = 0n;
-    const insert = s.insertEvent;
-    let i = 0;
-    try {
-      for (; i < events.length; i++) {
-        const e = events[i]!;
-        position = insert.run(streamId, revision, e.eventId, e.type, e.data, e.metadata).lastInsertRowid as bigint;
-        revision++;
-      }
-    } catch (e) {
-      if (sqliteCode(e) === 'SQLITE_CONSTRAINT_UNIQUE') throw uniqueViolation(e, streamId, events[i]!.eventId, current);
-      throw e;
-    }
-    const last = revision - 1;
-    if (current === null) s.insertStream.run(streamId, last, position - BigInt(events.length - 1));
-    else s.updateStream.run(last, streamId);
-    return { nextExpectedRevision: last, position };
-  }
-
-  private idempotentRetry(streamId: string, current: number | null, events: readonly EncodedEvent[], expected: ExpectedRevision): AppendResult | null {
-    if (current === null || events.length === 0) return null;
-    let first: number;
-    if (expected === 'no_stream') first = 0;
-    else if (typeof expected === 'number') first = expected + 1;
-    else return null;
-    if (!Number.isInteger(first) || first < 0 || first + events.length - 1 > current) return null;
-    const rows = this.s.streamSlice.all(streamId, first, events.length) as [string, bigint][];
-    if (rows.length !== events.length) return null;
-    for (let i = 0; i < events.length; i++) if (rows[i]![0] !== events[i]!.eventId) return null;
-    return { nextExpectedRevision: first + events.length - 1, position: rows[rows.length - 1]![1] };
-  }
-
-  private positionOf(streamId: string, revision: number): bigint {
-    const rows = this.s.streamSlice.all(streamId, revision, 1) as [string, bigint][];
-    if (rows.length === 0) {
-      throw ledgerError('STORE_CORRUPT', `${this.path}: the store file is damaged: stream ${streamId} has no event at its revision ${revision}`, {
-        path: this.path,
-        streamId,
-        revision,
-      });
-    }
-    return rows[0]![1];
   }
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<readonly StoredEvent[]> {
@@ -725,7 +597,9 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.db === null) return;
     this.closing = true;
-    while (this.flushed !== null) await this.flushed;
+    // let a scheduled flush run: queued appends are written before the database closes
+    while (this.scheduled || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    this.listeners.clear();
     const db = this.db;
     this.db = null;
     if (db === null) return;
@@ -762,15 +636,3 @@ function encodeEvent(e: ProposedEvent, index: number, streamId: string): Encoded
   return { eventId: e.eventId, type: e.type, data, metadata };
 }
 
-/** Translates a unique-constraint failure of the event insert (the statement that failed was undone by SQLite). */
-function uniqueViolation(e: unknown, streamId: string, eventId: string, current: number | null): LedgerError {
-  const message = messageOf(e);
-  if (message.includes('events.stream_id') || message.includes('events_by_stream')) {
-    // (stream_id, revision) taken: cannot happen while the revision is read in this transaction; report it as the conflict it would be.
-    return ledgerError('CONCURRENCY_CONFLICT', `append to stream ${streamId}: revision already taken (the stream was at ${String(current)})`, {
-      streamId,
-      actual: current,
-    });
-  }
-  return ledgerError('DUPLICATE_EVENT_ID', `event id ${eventId} is already stored (stream ${streamId})`, { streamId, eventId });
-}

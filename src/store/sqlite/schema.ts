@@ -58,10 +58,11 @@ export const SQL = {
   begin: 'BEGIN IMMEDIATE',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
-  savepoint: 'SAVEPOINT ll_append',
-  release: 'RELEASE ll_append',
-  rollbackTo: 'ROLLBACK TO ll_append',
   streamRevision: 'SELECT revision FROM streams WHERE stream_id = ?',
+  /** Changes when another connection commits (our own commits do not change it). */
+  dataVersion: 'PRAGMA data_version',
+  /** Undoes the inserts of one failed append inside the write transaction. */
+  deleteFrom: 'DELETE FROM events WHERE position >= ?',
   insertStream: 'INSERT INTO streams (stream_id, revision, created_position) VALUES (?, ?, ?)',
   updateStream: 'UPDATE streams SET revision = ? WHERE stream_id = ?',
   insertEvent: 'INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',

@@ -1,10 +1,13 @@
 /**
  * Store-level crash-safety trials as a script:
- *   node test/support/ts-require-run.js test/store/sqlite/kill-trials.ts --trials 200 [--seed N] [--min-ms 20] [--max-ms 300] [--verbose]
+ *   node test/support/ts-require-run.js test/store/sqlite/kill-trials.ts --trials 200 [--workload store|recorder] [--seed N] [--min-ms 20] [--max-ms 300] [--verbose]
+ * `store` (default) appends deterministic events directly; `recorder` records the reference
+ * workload through the public API and also checks that every run's projection rebuilds.
  * Prints "trials: N, lost acknowledged events: X, partial events: Y, duplicates: Z" and
  * exits 1 when anything was lost, partial, duplicated or otherwise wrong.
  */
 import { formatSummary, runKillTrials } from './kill-harness';
+import { RECORDER_KILL_CHILD, verifyRecorderTrial } from './kill-recorder-workload';
 import { STORE_KILL_CHILD, verifyStoreTrial } from './kill-store-workload';
 
 function arg(name: string): string | undefined {
@@ -17,9 +20,11 @@ async function main(): Promise<void> {
   const seedArg = arg('seed');
   const verbose = process.argv.includes('--verbose');
   const started = Date.now();
+  const workload = arg('workload') ?? 'store';
+  if (workload !== 'store' && workload !== 'recorder') throw new Error(`--workload: "${workload}" is neither store nor recorder`);
   const summary = await runKillTrials({
-    childScript: STORE_KILL_CHILD,
-    verify: verifyStoreTrial,
+    childScript: workload === 'store' ? STORE_KILL_CHILD : RECORDER_KILL_CHILD,
+    verify: workload === 'store' ? verifyStoreTrial : verifyRecorderTrial,
     trials,
     killAfterMs: [Number(arg('min-ms') ?? '20'), Number(arg('max-ms') ?? '300')],
     ...(seedArg === undefined ? {} : { seed: Number(seedArg) }),
