@@ -25,3 +25,67 @@ export { MemoryEventStore } from './store/memory';
 export { openStore, parseStoreUrl, DEFAULT_STORE_URL, STORE_ENV_VAR } from './store/url';
 export { canonicalize } from './canonical/jcs';
 export { stableHash, sha256Hex, CANONICAL_VERSION } from './canonical/hash';
+export {
+  explainToken,
+  explainRow,
+  rowPathEnds,
+  descendants,
+  DELEGATING_OUTCOMES,
+  isDelegatingOutcome,
+  checkRun,
+  VIOLATION_CODES,
+  SINK_WRITTEN_OUTCOMES,
+  runSnapshot,
+  graphOfToken,
+  graphOfRow,
+  graphOfDescendants,
+  renderDot,
+  renderMermaid,
+  renderExplanationText,
+  renderRowExplanationText,
+  renderDescendantsText,
+  renderCheckText,
+  renderSnapshotText,
+} from './lineage';
+export type {
+  TokenExplanation,
+  RowExplanation,
+  Descendants,
+  DescendantToken,
+  DescendantGroup,
+  CreatedBy,
+  ExplainedToken,
+  ExplainedState,
+  ExplainedRow,
+  ExplainedRouting,
+  ExplainedGroup,
+  ExplainedBatch,
+  LineageEdge,
+  LineageProblem,
+  ParentLink,
+  LineageAsOf,
+  TokenLineageQuery,
+  RowLineageQuery,
+  LineageQuery,
+  DescendantsLedgerQuery,
+  CheckResult,
+  Violation,
+  ViolationCode,
+  RunSnapshot,
+  LineageGraph,
+} from './lineage';
+export { follow, DEFAULT_POLL_INTERVAL_MS } from './projections/follow';
+export type {
+  FollowTarget,
+  FollowRunOptions,
+  FollowAllOptions,
+  FollowEventInfo,
+  FollowUpdate,
+  Subscription,
+  RunSubscription,
+  AllSubscription,
+  RunCheckpoint,
+  AllCheckpoint,
+} from './projections/follow';
+export type { StoreListener } from './store/port';
+export { eventJsonSchema, eventJsonSchemaText, EVENT_SCHEMA_ID } from './events/json-schema';

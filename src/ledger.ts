@@ -2,8 +2,8 @@
  * The Ledger: the library's front door. It wires a store to the recorder
  * (run handles), the projections (replay, time travel) and the exporter.
  */
-import { randomUUID } from 'node:crypto';
 import { decodeOrThrow } from './events/codecs';
+import { uuidv7 } from './events/ids';
 import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
@@ -15,13 +15,28 @@ import { envelopes, RecorderDeps, RunHandle } from './recorder/run-handle';
 import { toProposedEvent } from './events/envelope';
 import type { EventStore } from './store/port';
 import { openStore } from './store/url';
+import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
+import { checkRun, CheckResult } from './lineage/check';
+import {
+  descendants,
+  Descendants,
+  DescendantsLedgerQuery,
+  explainRow,
+  explainToken,
+  LineageQuery,
+  RowExplanation,
+  RowLineageQuery,
+  TokenExplanation,
+  TokenLineageQuery,
+  validateLineageQuery,
+} from './lineage/explain';
 
 export interface OpenLedgerOptions {
   /** A store URL (`memory:`, `sqlite:<path>`, `esdb://...`) or an EventStore instance. */
   readonly store: string | EventStore;
   /** Clock for `recordedAt` (UTC ISO-8601 with offset). Default: the system clock. */
   readonly now?: () => string;
-  /** Id generator (UUIDs). Default: crypto.randomUUID. */
+  /** Id generator (lowercase UUIDs). Default: time-ordered UUID version 7. */
   readonly newId?: () => string;
 }
 
@@ -47,18 +62,27 @@ export interface ExportRunOptions extends ReadOptions {
   readonly allowAnomalies?: boolean;
 }
 
+let lastNowMs = -1;
+let lastNowIso = '';
+/** The system clock as UTC ISO-8601 (formatted once per millisecond). */
 function systemNow(): string {
-  return new Date().toISOString();
+  const ms = Date.now();
+  if (ms !== lastNowMs) {
+    lastNowMs = ms;
+    lastNowIso = new Date(ms).toISOString();
+  }
+  return lastNowIso;
 }
 
 export class Ledger {
   private readonly handles = new Map<string, RunHandle>();
+  private readonly subscriptions = new Set<RunSubscription | AllSubscription>();
   private closed = false;
 
   constructor(
     readonly store: EventStore,
     private readonly now: () => string = systemNow,
-    private readonly newId: () => string = randomUUID,
+    private readonly newId: () => string = () => uuidv7(),
   ) {}
 
   private deps(correlationId: string | null, causationId: string | null): RecorderDeps {
@@ -220,15 +244,66 @@ export class Ledger {
     yield* runRecords(state);
   }
 
+  /**
+   * Keeps a projection current as events arrive (a catch-up subscription): of one run, or
+   * of every run with 'all'. Resumes from a saved checkpoint (`options.from`). Closed with
+   * the ledger.
+   */
+  follow(target: 'all', options?: FollowAllOptions): AllSubscription;
+  follow(runId: string, options?: FollowRunOptions): RunSubscription;
+  follow(target: string, options: FollowRunOptions | FollowAllOptions = {}): RunSubscription | AllSubscription {
+    this.assertOpen();
+    const sub =
+      target === 'all' ? follow(this.store, 'all', options as FollowAllOptions) : follow(this.store, { runId: target }, options as FollowRunOptions);
+    this.subscriptions.add(sub);
+    void sub.done.then(
+      () => this.subscriptions.delete(sub),
+      () => this.subscriptions.delete(sub),
+    );
+    return sub;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.handles.clear();
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    this.subscriptions.clear();
     await this.store.close();
   }
 
   private assertOpen(): void {
     if (this.closed) throw ledgerError('STORE_CLOSED', 'the ledger is closed');
+  }
+
+  /**
+   * Lineage of a token (its whole ancestor DAG back to every contributing
+   * source row) or of a row (every path of the row, each explained in full;
+   * `sink` keeps the paths ending at that sink). With `asOf`, as the run was
+   * then. RUN_NOT_FOUND, TOKEN_NOT_FOUND, ROW_NOT_FOUND, INVALID_INPUT.
+   */
+  explain(query: TokenLineageQuery, options?: ReadOptions): Promise<TokenExplanation>;
+  explain(query: RowLineageQuery, options?: ReadOptions): Promise<RowExplanation>;
+  explain(query: LineageQuery, options?: ReadOptions): Promise<TokenExplanation | RowExplanation>;
+  async explain(query: LineageQuery, options: ReadOptions = {}): Promise<TokenExplanation | RowExplanation> {
+    const q = validateLineageQuery(query, true);
+    const state = await this.loadRun(q.runId, options);
+    if (q.tokenId !== undefined) return explainToken(state, q.tokenId);
+    return explainRow(state, { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) }, q.sink !== undefined ? { sink: q.sink } : {});
+  }
+
+  /** What became of a row or a token: every descendant, the groups crossed and the path ends. With `asOf`, as the run was then. */
+  async descendants(query: DescendantsLedgerQuery, options: ReadOptions = {}): Promise<Descendants> {
+    const q = validateLineageQuery(query, false);
+    const state = await this.loadRun(q.runId, options);
+    const { runId: _runId, ...rest } = q;
+    return descendants(state, rest);
+  }
+
+  /** The audit check: every violation of the audit invariants in the run (as of `asOf`). `ok` when there is none. */
+  async check(runId: string, options: ReadOptions = {}): Promise<CheckResult> {
+    if (typeof runId !== 'string' || runId.length === 0) throw ledgerError('INVALID_INPUT', 'runId: expected a non-empty string', { path: 'runId' });
+    return checkRun(await this.loadRun(runId, options));
   }
 }
 

@@ -4,12 +4,18 @@
  */
 import type { Command } from 'commander';
 import type { CliIO } from './context';
+import { registerCheck } from './verbs/check';
 import { registerDemo } from './verbs/demo';
+import { registerExplain } from './verbs/explain';
 import { registerExport } from './verbs/export';
+import { registerReplay } from './verbs/replay';
 import { registerRuns } from './verbs/runs';
 
 export function registerCommands(program: Command, io: CliIO): void {
   registerDemo(program, io);
   registerRuns(program, io);
   registerExport(program, io);
+  registerExplain(program, io);
+  registerCheck(program, io);
+  registerReplay(program, io);
 }
