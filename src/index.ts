@@ -89,3 +89,42 @@ export type {
 } from './projections/follow';
 export type { StoreListener } from './store/port';
 export { eventJsonSchema, eventJsonSchemaText, EVENT_SCHEMA_ID } from './events/json-schema';
+export {
+  writeExport,
+  exportState,
+  exportStateLines,
+  loadRunForExport,
+  ChainEncoder,
+  digestRecords,
+  buildManifest,
+  manifestSigningBytes,
+  chainGenesis,
+  nextChainHash,
+  recordId,
+  describeRecord,
+  RECORD_ID_FIELDS,
+  EXPORT_FORMAT,
+  BUNDLE_RECORDS_FILE,
+  BUNDLE_MANIFEST_FILE,
+} from './export/bundle';
+export type { ExportManifest, ExportFormat, ExportResult, ExportBundleOptions, ExportStateOptions, RecordsDigest } from './export/bundle';
+export { verifyExport, verifyProof, checkProof, proveRecord, locateExport, parseManifest, describeBadRecord, PROOF_FORMAT } from './export/verify';
+export type { VerifyReport, VerifyOptions, VerifyCheck, BadRecord, InclusionProofDocument } from './export/verify';
+export { importExport, synthesizeRunEvents } from './export/import';
+export type { ImportOptions, ImportResult } from './export/import';
+export { CsvView, writeCsvView, csvCell } from './export/csv';
+export {
+  generateEd25519KeyPair,
+  writeKeyFiles,
+  loadSigner,
+  loadVerifier,
+  ed25519Signer,
+  ed25519Verifier,
+  hmacSigner,
+  parsePrivateKey,
+  parsePublicKey,
+  parseHmacKey,
+  ed25519KeyId,
+  hmacKeyId,
+} from './export/keys';
+export type { Signer, SignatureVerifier, SignatureAlgorithm, KeygenResult } from './export/keys';

@@ -7,14 +7,22 @@ import type { CliIO } from './context';
 import { registerCheck } from './verbs/check';
 import { registerDemo } from './verbs/demo';
 import { registerExplain } from './verbs/explain';
+import { registerImport } from './verbs/import';
+import { registerKeygen } from './verbs/keygen';
+import { registerProve } from './verbs/prove';
 import { registerExport } from './verbs/export';
 import { registerReplay } from './verbs/replay';
 import { registerRuns } from './verbs/runs';
+import { registerVerify } from './verbs/verify';
 
 export function registerCommands(program: Command, io: CliIO): void {
   registerDemo(program, io);
   registerRuns(program, io);
   registerExport(program, io);
+  registerKeygen(program, io);
+  registerVerify(program, io);
+  registerProve(program, io);
+  registerImport(program, io);
   registerExplain(program, io);
   registerCheck(program, io);
   registerReplay(program, io);

@@ -1,31 +1,72 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { canonicalLines, writeFileAtomically, writeLines } from '../../export/jsonl';
+import { writeExport, ExportFormat } from '../../export/bundle';
+import { CsvView } from '../../export/csv';
+import { loadSigner } from '../../export/keys';
+import { ledgerError } from '../../errors';
 import type { AsOf } from '../../ledger';
 import { CliIO, storeOption, withLedger } from '../context';
 import { parseAsOf } from '../options';
 import { progressBar } from '../progress';
 
+interface ExportOpts {
+  store: string;
+  run: string;
+  out: string;
+  format: ExportFormat;
+  signKey?: string;
+  hmacKey?: string;
+  csv?: string;
+  asOf?: AsOf;
+  allowAnomalies?: boolean;
+}
+
 export function registerExport(program: Command, io: CliIO): void {
   program
     .command('export')
-    .description('write a run as JSON Lines records (RFC 8785 canonical JSON, one record per line, documented order)')
+    .description(
+      'write a run as a verifiable export: RFC 8785 canonical JSON Lines records in the documented order, ' +
+        'each with a hash chain link, an RFC 6962 Merkle root and a manifest (signed with --sign-key or --hmac-key)',
+    )
     .addOption(storeOption())
     .requiredOption('--run <id>', 'run id, or "latest"')
-    .option('--out <file>', 'output file, or - for stdout', '-')
+    .option('--out <path>', 'output file (jsonl), or directory (bundle); - for stdout (jsonl only)', '-')
+    .addOption(
+      new Option('--format <format>', 'jsonl: one file, the manifest as its last line; bundle: a directory with records.jsonl and manifest.json')
+        .choices(['jsonl', 'bundle'])
+        .default('jsonl'),
+    )
+    .option('--sign-key <pem>', 'sign the manifest with this Ed25519 private key (PKCS#8 PEM, see keygen)')
+    .option('--hmac-key <file>', 'sign the manifest with HMAC-SHA256 and the key in this file (at least 32 bytes)')
+    .option('--csv <dir>', 'also write the CSV view (one file per record type, and manifest.csv) to this new directory')
     .addOption(new Option('--as-of <seq|time>', 'export the run as it was at a sequence number or ISO-8601 time').argParser(parseAsOf))
     .option('--allow-anomalies', 'export even when the run has events written around the recorder checks')
-    .action(async (opts: { store: string; run: string; out: string; asOf?: AsOf; allowAnomalies?: boolean }) => {
+    .action(async (opts: ExportOpts) => {
+      if (opts.format === 'bundle' && opts.out === '-') throw ledgerError('INVALID_INPUT', '--out: a bundle is a directory; give its path (--format bundle --out <dir>)', { path: 'out' });
+      const signer = loadSigner({ ...(opts.signKey !== undefined ? { signKey: opts.signKey } : {}), ...(opts.hmacKey !== undefined ? { hmacKey: opts.hmacKey } : {}) });
       await withLedger(opts.store, async (ledger) => {
         const runId = await ledger.resolveRunId(opts.run);
+        const csv = opts.csv === undefined ? undefined : CsvView.open(opts.csv);
         const bar = progressBar('exporting', null, io.stderr);
-        const records = ledger.exportRun(runId, { ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}), allowAnomalies: opts.allowAnomalies === true });
-        const lines = canonicalLines(records, (n) => bar.update(n));
-        let count: number;
-        if (opts.out === '-') count = await writeLines(lines, io.stdout);
-        else count = await writeFileAtomically(opts.out, (out) => writeLines(lines, out));
-        bar.finish();
-        io.stderr.write(`exported ${count} records of run ${runId}${opts.out === '-' ? '' : ` to ${opts.out}`}\n`);
+        let result;
+        try {
+          // writeExport commits the CSV view after the export, or discards it when anything fails
+          result = await writeExport(ledger, runId, opts.out === '-' ? io.stdout : opts.out, {
+            format: opts.format,
+            signer,
+            ...(csv !== undefined ? { csv } : {}),
+            ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}),
+            allowAnomalies: opts.allowAnomalies === true,
+            onRecord: (n) => bar.update(n),
+          });
+        } finally {
+          bar.finish();
+        }
+        const m = result.manifest;
+        const where = opts.out === '-' ? '' : ` to ${opts.out}`;
+        const signed = m.signature_algorithm === 'none' ? 'unsigned' : `signed ${m.signature_algorithm}, key ${m.key_id}`;
+        io.stderr.write(`exported ${m.record_count} records of run ${runId}${where} (${opts.format}; Merkle root ${m.merkle_root}; ${signed})\n`);
+        if (opts.csv !== undefined) io.stderr.write(`CSV view (not verified on its own; see manifest.csv) in ${opts.csv}\n`);
       });
     });
 }
