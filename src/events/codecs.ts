@@ -125,20 +125,11 @@ function refined<A>(name: string, test: (u: unknown) => u is A, describe: string
 const HASH_RE = /^[0-9a-f]{64}$/;
 const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** True for a lowercase RFC 9562 UUID (versions 1-8, RFC variant); a character loop, faster than the regex. */
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** True for a lowercase RFC 9562 UUID (versions 1-8, RFC variant). */
 export function isUuid(u: unknown): u is string {
-  if (typeof u !== 'string' || u.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = u.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return false;
-    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) {
-      return false;
-    }
-  }
-  const version = u.charCodeAt(14);
-  const variant = u.charCodeAt(19);
-  return version >= 49 && version <= 56 && (variant === 56 || variant === 57 || variant === 97 || variant === 98);
+  return typeof u === 'string' && u.length === 36 && UUID_RE.test(u);
 }
 
 /** A full 128-bit id: a lowercase RFC 9562 UUID (v4 or v7 from this library). */
