@@ -7,7 +7,7 @@
  * canonical JSON of record i (src/export/records.ts, documented order) with ONE added
  * member, `chain_hash`:
  *
- *   record_hash_i  = hex(SHA-256(canonical(record_i)))            record_i WITHOUT chain_hash
+ *   record_hash_i  = hex(SHA-256(0x00 || canonical(record_i)))    record_i WITHOUT chain_hash: its RFC 6962 leaf hash
  *   chain_hash_-1  = hex(SHA-256(UTF-8("lineage-ledger/chain/v1:" + run_id)))   the genesis
  *   chain_hash_i   = hex(SHA-256(UTF-8(chain_hash_{i-1} + record_hash_i)))      128 hex chars hashed
  *
@@ -39,9 +39,9 @@ import type { ExportRunOptions, Ledger } from '../ledger';
 import type { RecordType } from '../projections/entities';
 import type { RunState } from '../projections/state';
 import type { CsvView } from './csv';
-import { writeFileAtomically, writeLines } from './jsonl';
+import { writeFileAtomically, writeLines, writeLinesToFd } from './jsonl';
 import type { Signer, SignatureAlgorithm } from './keys';
-import { MerkleTreeBuilder } from './merkle';
+import { leafHash, MerkleTreeBuilder } from './merkle';
 import { ExportRecord, runRecords } from './records';
 
 export const EXPORT_FORMAT = 'lineage-ledger/export/v1';
@@ -165,6 +165,11 @@ export function chainGenesis(runId: string): string {
   return sha256Hex(CHAIN_GENESIS_PREFIX + runId);
 }
 
+/** A record's hash: hex of its RFC 6962 Merkle leaf hash, SHA-256(0x00 || UTF-8 canonical JSON without chain_hash). */
+export function recordHash(canonicalRecord: string | Uint8Array): string {
+  return leafHash(typeof canonicalRecord === 'string' ? Buffer.from(canonicalRecord, 'utf8') : canonicalRecord).toString('hex');
+}
+
 /** hex(SHA-256(UTF-8(previousChainHash + recordHash))). */
 export function nextChainHash(previousChainHash: string, recordHash: string): string {
   return sha256Hex(previousChainHash + recordHash);
@@ -240,8 +245,10 @@ export class ChainEncoder {
     // UTF-8 bytes into a reused buffer (at most 3 bytes per UTF-16 unit): no allocation per record.
     if (canonical.length * 3 > this.scratch.length) this.scratch = Buffer.allocUnsafe(canonical.length * 3 + 1024);
     const bytes = this.scratch.subarray(0, this.scratch.write(canonical, 0, 'utf8'));
-    const chain = nextChainHash(this.head, sha256Hex(bytes));
-    this.merkle.push(bytes);
+    // the record hash is its Merkle leaf hash: one SHA-256 serves the chain and the tree
+    const leaf = leafHash(bytes);
+    const chain = nextChainHash(this.head, leaf.toString('hex'));
+    this.merkle.pushLeafHash(leaf);
     this.head = chain;
     this.count++;
     const at = chainInsertionPoint(record, canonical);
@@ -438,7 +445,7 @@ export async function exportState(state: RunState, out: string | Writable, optio
 async function writeJsonl(state: RunState, out: string | Writable, options: ExportStateOptions): Promise<ExportManifest> {
   const box: { manifest: ExportManifest | null } = { manifest: null };
   const lines = exportStateLines(state, options, (m) => (box.manifest = m));
-  if (typeof out === 'string') await writeFileAtomically(out, (ws) => writeLines(lines, ws));
+  if (typeof out === 'string') await writeFileAtomically(out, (fd) => writeLinesToFd(lines, fd));
   else await writeLines(lines, out);
   if (box.manifest === null) throw ledgerError('EXPORT_FAILED', 'the export ended before its manifest was written', {});
   return box.manifest;
@@ -448,10 +455,10 @@ async function writeBundle(state: RunState, out: string | Writable, options: Exp
   if (typeof out !== 'string') throw ledgerError('INVALID_INPUT', 'a bundle export is a directory: give a path, not a stream', { path: 'out' });
   return writeDirectoryAtomically(out, async (tmp) => {
     const box: { manifest: ExportManifest | null } = { manifest: null };
-    await writeFileAtomically(path.join(tmp, BUNDLE_RECORDS_FILE), (ws) => writeLines(recordLines(state, options, (m) => (box.manifest = m)), ws));
+    await writeFileAtomically(path.join(tmp, BUNDLE_RECORDS_FILE), (fd) => writeLinesToFd(recordLines(state, options, (m) => (box.manifest = m)), fd));
     const m = box.manifest;
     if (m === null) throw ledgerError('EXPORT_FAILED', 'the records were not all written', {});
-    await writeFileAtomically(path.join(tmp, BUNDLE_MANIFEST_FILE), (ws) => writeLines([canonicalize(m)], ws));
+    await writeFileAtomically(path.join(tmp, BUNDLE_MANIFEST_FILE), (fd) => writeLinesToFd([canonicalize(m)], fd));
     return m;
   });
 }

@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isLeft } from 'fp-ts/Either';
-import { CANONICAL_VERSION, sha256Hex } from '../canonical/hash';
+import { CANONICAL_VERSION } from '../canonical/hash';
 import { canonicalize } from '../canonical/jcs';
 import { firstError } from '../events/codecs';
 import { isLedgerError, ledgerError } from '../errors';
@@ -38,6 +38,7 @@ import {
   manifestSigningBytes,
   MERKLE_TREE,
   nextChainHash,
+  recordHash,
   recordId,
   removeChainMember,
 } from './bundle';
@@ -480,13 +481,14 @@ async function scanRecords(files: ExportFiles, manifest: ExportManifest, onRecor
       if (rec.run_id !== manifest.run_id) {
         return stop(index, badRecord(index, rec, `belongs to run ${String(rec.run_id)}, not to run ${manifest.run_id} of the manifest (records of another run?)`));
       }
-      const rh = sha256Hex(p.canonical);
+      const leaf = leafHash(Buffer.from(p.canonical, 'utf8'));
+      const rh = leaf.toString('hex');
       if (nextChainHash(prev, rh) !== p.chainHash) {
         const problem = await diagnoseChainBreak(files, index, line.bytes, rh, p.chainHash, prev, genesis);
         return stop(index, badRecord(index, rec, problem));
       }
       if (index === manifest.record_count) extra = rec;
-      merkle.push(Buffer.from(p.canonical, 'utf8'));
+      merkle.pushLeafHash(leaf);
       onRecord?.(rec, index, p.canonical);
       prev = p.chainHash;
       index++;
@@ -510,13 +512,13 @@ async function diagnoseChainBreak(
   files: ExportFiles,
   index: number,
   bytes: Buffer,
-  recordHash: string,
+  hashOfRecord: string,
   stored: string,
   prev: string,
   genesis: string,
 ): Promise<string> {
   let duplicateOf = -1;
-  let follows = nextChainHash(genesis, recordHash) === stored ? -1 : -2;
+  let follows = nextChainHash(genesis, hashOfRecord) === stored ? -1 : -2;
   let nextFollowsPrevious = false;
   let k = 0;
   for await (const batch of readRawLines(files.recordsFile!, files.recordsEnd)) {
@@ -525,8 +527,8 @@ async function diagnoseChainBreak(
       if (k !== index && (follows === -2 || k === index + 1)) {
         const p = parseRecordLine(line);
         if (p.ok) {
-          if (follows === -2 && nextChainHash(p.chainHash, recordHash) === stored) follows = k;
-          if (k === index + 1 && nextChainHash(prev, sha256Hex(p.canonical)) === p.chainHash) nextFollowsPrevious = true;
+          if (follows === -2 && nextChainHash(p.chainHash, hashOfRecord) === stored) follows = k;
+          if (k === index + 1 && nextChainHash(prev, recordHash(p.canonical)) === p.chainHash) nextFollowsPrevious = true;
         }
       }
       k++;

@@ -19,6 +19,8 @@ import { RECORD_TYPES } from '../../src/projections/entities';
 import { deterministicLedger, fileLines, recordTinyRun, tempDir, TINY_RUN_ID } from './bundle-fixtures';
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+/** The documented record hash, computed by hand: SHA-256 of a 0x00 byte followed by the UTF-8 canonical record (its RFC 6962 leaf hash). */
+const leaf = (canonical: string): string => createHash('sha256').update(Buffer.from([0])).update(canonical, 'utf8').digest('hex');
 
 let ledger: Ledger;
 let runId: string;
@@ -61,7 +63,8 @@ describe('known answer: the tiny fixed run', () => {
       const canonical = canonicalize(rec);
       // the only added member is chain_hash
       expect(Object.keys(rec).sort()).toEqual(recordFieldNames(rec.record_type as never).sort());
-      const recordHash = sha256(Buffer.from(canonical, 'utf8'));
+      // the record hash is the RFC 6962 leaf hash: SHA-256 of a 0x00 byte then the canonical record
+      const recordHash = leaf(canonical);
       expect(chain).toBe(sha256(prev + recordHash));
       prev = chain;
       leaves.push(createHash('sha256').update(Buffer.from([0])).update(canonical, 'utf8').digest());
@@ -70,7 +73,7 @@ describe('known answer: the tiny fixed run', () => {
     const run = JSON.parse(records[0]!) as Record<string, unknown>;
     expect(run.record_type).toBe('run');
     const runCanonical = canonicalize(Object.fromEntries(Object.entries(run).filter(([k]) => k !== 'chain_hash')));
-    expect(run.chain_hash).toBe(sha256('f8bf139f117a224b076949566eacc0e5309981ca7ae3b8aedbef9109b5fdadff' + sha256(runCanonical)));
+    expect(run.chain_hash).toBe(sha256('f8bf139f117a224b076949566eacc0e5309981ca7ae3b8aedbef9109b5fdadff' + leaf(runCanonical)));
 
     const manifest = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
     expect(canonicalize(manifest)).toBe(lines[lines.length - 1]);
@@ -185,7 +188,7 @@ describe('the encoder', () => {
     const chain = parsed.chain_hash as string;
     delete parsed.chain_hash;
     expect(parsed).toEqual(rec);
-    expect(chain).toBe(sha256(sha256(`lineage-ledger/chain/v1:${TINY_RUN_ID}`) + sha256(canonicalize(rec))));
+    expect(chain).toBe(sha256(sha256(`lineage-ledger/chain/v1:${TINY_RUN_ID}`) + leaf(canonicalize(rec))));
     expect(enc.digest().chainHead).toBe(chain);
   });
 

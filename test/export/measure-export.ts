@@ -20,7 +20,7 @@ import { sha256Hex } from '../../src/canonical/hash';
 import { canonicalize } from '../../src/canonical/jcs';
 import { ChainEncoder, writeExport, nextChainHash } from '../../src/export/bundle';
 import { ed25519Signer, hmacSigner, Signer } from '../../src/export/keys';
-import { MerkleTreeBuilder } from '../../src/export/merkle';
+import { MerkleTreeBuilder, leafHash } from '../../src/export/merkle';
 import { runRecords } from '../../src/export/records';
 import { openLedger } from '../../src/ledger';
 import { recordReferenceRun } from '../../src/workloads/reference';
@@ -88,8 +88,9 @@ async function measure(rows: number, storeKind: string, repeat: number): Promise
       for (const r of runRecords(state)) {
         const text = canonicalize(r);
         const bytes = scratch.subarray(0, scratch.write(text, 0, 'utf8'));
-        head = nextChainHash(head, sha256Hex(bytes));
-        merkle.push(bytes);
+        const leaf = leafHash(bytes);
+        head = nextChainHash(head, leaf.toString('hex'));
+        merkle.pushLeafHash(leaf);
       }
       merkle.root();
       const genCanonHash = ms(t);

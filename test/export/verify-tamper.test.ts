@@ -7,10 +7,9 @@ import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalize } from '../../src/canonical/jcs';
-import { BUNDLE_MANIFEST_FILE, BUNDLE_RECORDS_FILE, chainGenesis, writeExport, ExportManifest, manifestSigningBytes, nextChainHash, recordId } from '../../src/export/bundle';
+import { BUNDLE_MANIFEST_FILE, BUNDLE_RECORDS_FILE, chainGenesis, writeExport, ExportManifest, manifestSigningBytes, nextChainHash, recordHash, recordId } from '../../src/export/bundle';
 import { ed25519Signer, ed25519Verifier, hmacSigner, SignatureVerifier } from '../../src/export/keys';
 import { verifyExport, VerifyOptions, VerifyReport } from '../../src/export/verify';
-import { sha256Hex } from '../../src/canonical/hash';
 import { openLedger, Ledger } from '../../src/ledger';
 import { recordDemoRun } from '../../src/workloads/demo';
 import { fileLines, tempDir, writeLinesFile } from './bundle-fixtures';
@@ -192,7 +191,7 @@ describe('record tampering names the first bad record', () => {
     delete forged.chain_hash;
     forged.created_at = '2030-01-01T00:00:00.000Z';
     const prev = (JSON.parse(lines[k - 1]!) as { chain_hash: string }).chain_hash;
-    const line = canonicalize({ ...forged, chain_hash: nextChainHash(prev, sha256Hex(canonicalize(forged))) });
+    const line = canonicalize({ ...forged, chain_hash: nextChainHash(prev, recordHash(canonicalize(forged))) });
     const report = await tamperRecords((ls) => {
       ls.splice(k, 0, line);
       return ls;
@@ -208,7 +207,7 @@ describe('record tampering names the first bad record', () => {
         const r = JSON.parse(l) as Record<string, unknown>;
         delete r.chain_hash;
         if (i === k) r.created_at = '2030-01-01T00:00:00.000Z';
-        const chain = nextChainHash(prev, sha256Hex(canonicalize(r)));
+        const chain = nextChainHash(prev, recordHash(canonicalize(r)));
         prev = chain;
         return canonicalize({ ...r, chain_hash: chain });
       });
@@ -241,7 +240,7 @@ describe('record tampering names the first bad record', () => {
     const extra = JSON.parse(lines[5]!) as Record<string, unknown>;
     delete extra.chain_hash;
     const prev = (JSON.parse(lines[lines.length - 1]!) as { chain_hash: string }).chain_hash;
-    const line = canonicalize({ ...extra, chain_hash: nextChainHash(prev, sha256Hex(canonicalize(extra))) });
+    const line = canonicalize({ ...extra, chain_hash: nextChainHash(prev, recordHash(canonicalize(extra))) });
     const report = await tamperRecords((ls) => [...ls, line]);
     expectBad(report, lines.length, /not covered by the manifest.*appended/, line);
   });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ledgerError } from '../../errors';
-import { writeFileAtomically, writeLines } from '../../export/jsonl';
+import { writeFileAtomically, writeLinesToFd } from '../../export/jsonl';
 import { proveRecord } from '../../export/verify';
 import type { CliIO } from '../context';
 import { println } from '../options';
@@ -26,7 +26,7 @@ export function registerProve(program: Command, io: CliIO): void {
       const proof = await proveRecord(exportPath, opts.record);
       const text = opts.json === true ? JSON.stringify(proof) : JSON.stringify(proof, null, 2);
       if (opts.out !== undefined) {
-        await writeFileAtomically(opts.out, (ws) => writeLines([text], ws));
+        await writeFileAtomically(opts.out, (fd) => writeLinesToFd([text], fd));
         io.stderr.write(`wrote the proof of record ${opts.record} of run ${proof.run_id} (tree of ${proof.tree_size}, root ${proof.merkle_root}) to ${opts.out}\n`);
       } else {
         println(io, text);
