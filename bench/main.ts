@@ -44,7 +44,7 @@ function stat(values: number[]): Stat {
 
 function runOnce(rows: number, phases: string | undefined): RunFigures {
   const script = path.join(__dirname, 'run-once.js');
-  const args = [script, '--rows', String(rows), ...(phases ? ['--phases', phases] : [])];
+  const args = ['--expose-gc', script, '--rows', String(rows), ...(phases ? ['--phases', phases] : [])];
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out.trim().split('\n').pop()!) as RunFigures;
 }

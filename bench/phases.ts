@@ -50,6 +50,10 @@ export async function benchExplain(store: string, runId: string, sinkTokens: rea
     const t0 = process.hrtime.bigint();
     const state = await ledger.loadRun(runId);
     const loadMs = msSince(t0);
+    // the live heap with the projection loaded (after a full collection, when run with --expose-gc)
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const heapMiB = gc === undefined ? undefined : process.memoryUsage().heapUsed / (1 << 20);
     let seed = 12345;
     const pick = (): string => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -66,7 +70,7 @@ export async function benchExplain(store: string, runId: string, sinkTokens: rea
     }
     times.sort((a, b) => a - b);
     return {
-      load_run: { ms: loadMs },
+      load_run: heapMiB === undefined ? { ms: loadMs } : { ms: loadMs, liveHeapMiB: heapMiB },
       explain_sink_token: {
         ms: times.reduce((a, b) => a + b, 0),
         medianMs: percentile(times, 0.5),

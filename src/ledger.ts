@@ -228,11 +228,11 @@ export class Ledger {
   }
 
   /**
-   * Replays the run's events through the projections and yields its export
-   * records in the documented order (src/export/records.ts).
+   * Loads a run for export: refused (EXPORT_FAILED) when the fold found anomalies
+   * (events written around the recorder's checks), unless `allowAnomalies`.
    */
-  async *exportRun(runId: string, options: ExportRunOptions = {}): AsyncIterable<ExportRecord> {
-    const state = await this.loadRun(runId, options);
+  async loadRunForExport(runId: string, options: ExportRunOptions = {}): Promise<RunState> {
+    const state = await this.loadRun(runId, options.asOf !== undefined ? { asOf: options.asOf } : {});
     if (state.anomalies.length > 0 && options.allowAnomalies !== true) {
       const first = state.anomalies[0]!;
       throw ledgerError(
@@ -241,6 +241,15 @@ export class Ledger {
         { runId, anomalies: state.anomalies.slice(0, 20) },
       );
     }
+    return state;
+  }
+
+  /**
+   * Replays the run's events through the projections and yields its export
+   * records in the documented order (src/export/records.ts).
+   */
+  async *exportRun(runId: string, options: ExportRunOptions = {}): AsyncIterable<ExportRecord> {
+    const state = await this.loadRunForExport(runId, options);
     yield* runRecords(state);
   }
 

@@ -398,17 +398,8 @@ export interface ExportResult {
 }
 
 /** Loads a run (refusing anomalies unless allowed, as Ledger.exportRun does). */
-export async function loadRunForExport(ledger: Ledger, runId: string, options: ExportRunOptions = {}): Promise<RunState> {
-  const state = await ledger.loadRun(runId, options.asOf !== undefined ? { asOf: options.asOf } : {});
-  if (state.anomalies.length > 0 && options.allowAnomalies !== true) {
-    const first = state.anomalies[0]!;
-    throw ledgerError(
-      'EXPORT_FAILED',
-      `run ${runId} has ${state.anomalies.length} anomal${state.anomalies.length === 1 ? 'y' : 'ies'} in its events (first at seq ${first.seq}, ${first.eventType}: ${first.message}); run \`lineage-ledger check\` for the list`,
-      { runId, anomalies: state.anomalies.slice(0, 20) },
-    );
-  }
-  return state;
+export function loadRunForExport(ledger: Ledger, runId: string, options: ExportRunOptions = {}): Promise<RunState> {
+  return ledger.loadRunForExport(runId, options);
 }
 
 /**

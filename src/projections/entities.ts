@@ -8,30 +8,23 @@
  */
 import * as t from 'io-ts';
 import {
+  EVENT_CATALOGUE,
   BatchStatus,
-  CallStatus,
-  CallType,
-  Determinism,
   ExportStatus,
   NodeStateStatus,
-  NodeType,
   OperationStatus,
   OperationType,
   OutcomeC,
-  PreflightType,
   ReproducibilityGrade,
   RoutingMode,
   RunStatus,
-  SchemaMode,
   TriggerType,
-  ViolationType,
 } from '../events/catalogue';
 import {
   arrayOf,
   Bool,
   Hash,
   Id,
-  Int,
   JsonValue,
   literalUnion,
   NonEmptyString,
@@ -63,31 +56,9 @@ export const RunEntity = struct('run', {
   exportSink: nullable(NonEmptyString),
 });
 
-export const NodeEntity = struct('node', {
-  nodeId: Id,
-  pluginName: NonEmptyString,
-  nodeType: NodeType,
-  pluginVersion: NonEmptyString,
-  determinism: Determinism,
-  configHash: Hash,
-  config: JsonValue,
-  schemaHash: nullable(Hash),
-  schemaMode: nullable(SchemaMode),
-  schemaFields: nullable(JsonValue),
-  sequenceInPipeline: nullable(NonNegativeInt),
-  registeredAt: Timestamp,
-  inputContractJson: nullable(JsonValue),
-  outputContractJson: nullable(JsonValue),
-});
+export const NodeEntity = struct('node', { ...EVENT_CATALOGUE.NodeRegistered.codec.required, registeredAt: Timestamp });
 
-export const EdgeEntity = struct('edge', {
-  edgeId: Id,
-  fromNodeId: Id,
-  toNodeId: Id,
-  label: NonEmptyString,
-  defaultMode: RoutingMode,
-  createdAt: Timestamp,
-});
+export const EdgeEntity = struct('edge', { ...EVENT_CATALOGUE.EdgeRegistered.codec.required, createdAt: Timestamp });
 
 export const OperationEntity = struct('operation', {
   operationId: Id,
@@ -104,31 +75,9 @@ export const OperationEntity = struct('operation', {
   outputDataHash: nullable(Hash),
 });
 
-export const CallEntity = struct('call', {
-  callId: Id,
-  stateId: nullable(Id),
-  operationId: nullable(Id),
-  callIndex: NonNegativeInt,
-  callType: CallType,
-  status: CallStatus,
-  requestHash: Hash,
-  responseHash: nullable(Hash),
-  latencyMs: nullable(NonNegativeNumber),
-  requestRef: nullable(NonEmptyString),
-  responseRef: nullable(NonEmptyString),
-  errorJson: nullable(JsonValue),
-  createdAt: Timestamp,
-});
+export const CallEntity = struct('call', { ...EVENT_CATALOGUE.CallRecorded.codec.required, createdAt: Timestamp });
 
-export const RowEntity = struct('row', {
-  rowId: Id,
-  rowIndex: NonNegativeInt,
-  sourceNodeId: Id,
-  sourceDataHash: Hash,
-  sourceDataRef: nullable(NonEmptyString),
-  quarantined: Bool,
-  createdAt: Timestamp,
-});
+export const RowEntity = struct('row', { ...EVENT_CATALOGUE.RowCreated.codec.required, createdAt: Timestamp });
 
 export const TokenEntity = struct('token', {
   tokenId: Id,
@@ -236,33 +185,9 @@ export const ArtifactEntity = struct('artifact', {
   createdAt: Timestamp,
 });
 
-export const ValidationErrorEntity = struct('validation_error', {
-  errorId: Id,
-  nodeId: nullable(Id),
-  rowIndex: nullable(NonNegativeInt),
-  rowHash: Hash,
-  rowDataJson: nullable(JsonValue),
-  error: NonEmptyString,
-  schemaMode: SchemaMode,
-  destination: NonEmptyString,
-  violationType: nullable(ViolationType),
-  originalFieldName: nullable(Str),
-  normalizedFieldName: nullable(Str),
-  expectedType: nullable(Str),
-  actualType: nullable(Str),
-  createdAt: Timestamp,
-});
+export const ValidationErrorEntity = struct('validation_error', { ...EVENT_CATALOGUE.ValidationErrorRecorded.codec.required, createdAt: Timestamp });
 
-export const TransformErrorEntity = struct('transform_error', {
-  errorId: Id,
-  tokenId: Id,
-  transformId: Id,
-  rowHash: Hash,
-  rowDataJson: nullable(JsonValue),
-  errorDetailsJson: JsonValue,
-  destination: NonEmptyString,
-  createdAt: Timestamp,
-});
+export const TransformErrorEntity = struct('transform_error', { ...EVENT_CATALOGUE.TransformErrorRecorded.codec.required, createdAt: Timestamp });
 
 export const SecretResolutionEntity = struct('secret_resolution', {
   resolutionId: Id,
@@ -277,26 +202,9 @@ export const SecretResolutionEntity = struct('secret_resolution', {
   recordedAt: Timestamp,
 });
 
-export const PreflightResultEntity = struct('preflight_result', {
-  resultId: Id,
-  resultType: PreflightType,
-  name: NonEmptyString,
-  resultJson: JsonValue,
-  createdAt: Timestamp,
-});
+export const PreflightResultEntity = struct('preflight_result', { ...EVENT_CATALOGUE.PreflightRecorded.codec.required.results.item.required, createdAt: Timestamp });
 
-export const CheckpointEntity = struct('checkpoint', {
-  checkpointId: Id,
-  tokenId: Id,
-  nodeId: Id,
-  sequenceNumber: NonNegativeInt,
-  aggregationStateJson: nullable(JsonValue),
-  coalesceStateJson: nullable(JsonValue),
-  upstreamTopologyHash: Hash,
-  checkpointNodeConfigHash: Hash,
-  formatVersion: Int,
-  createdAt: Timestamp,
-});
+export const CheckpointEntity = struct('checkpoint', { ...EVENT_CATALOGUE.CheckpointTaken.codec.required, createdAt: Timestamp });
 
 /** Every record type, with the entity codec that defines its fields. Order = the export's block order. */
 export const ENTITY_CODECS = {

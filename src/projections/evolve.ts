@@ -91,22 +91,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         anomaly(`node ${d.nodeId} registered twice`);
         break;
       }
-      state.nodes.set(d.nodeId, {
-        nodeId: d.nodeId,
-        pluginName: d.pluginName,
-        nodeType: d.nodeType,
-        pluginVersion: d.pluginVersion,
-        determinism: d.determinism,
-        configHash: d.configHash,
-        config: d.config,
-        schemaHash: d.schemaHash,
-        schemaMode: d.schemaMode,
-        schemaFields: d.schemaFields,
-        sequenceInPipeline: d.sequenceInPipeline,
-        registeredAt: at,
-        inputContractJson: d.inputContractJson,
-        outputContractJson: d.outputContractJson,
-      });
+      state.nodes.set(d.nodeId, { ...d, registeredAt: at });
       break;
     }
     case 'NodeOutputContractUpdated': {
@@ -124,14 +109,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         anomaly(`edge ${d.edgeId} registered twice`);
         break;
       }
-      state.edges.set(d.edgeId, {
-        edgeId: d.edgeId,
-        fromNodeId: d.fromNodeId,
-        toNodeId: d.toNodeId,
-        label: d.label,
-        defaultMode: d.defaultMode,
-        createdAt: at,
-      });
+      state.edges.set(d.edgeId, { ...d, createdAt: at });
       state.edgeByLabel.set(edgeLabelKey(d.fromNodeId, d.label), d.edgeId);
       if (!state.nodes.has(d.fromNodeId) || !state.nodes.has(d.toNodeId)) anomaly(`edge ${d.edgeId} joins a node that is not registered`);
       break;
@@ -142,15 +120,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         anomaly(`row ${d.rowId} created twice`);
         break;
       }
-      state.rows.set(d.rowId, {
-        rowId: d.rowId,
-        rowIndex: d.rowIndex,
-        sourceNodeId: d.sourceNodeId,
-        sourceDataHash: d.sourceDataHash,
-        sourceDataRef: d.sourceDataRef,
-        quarantined: d.quarantined,
-        createdAt: at,
-      });
+      state.rows.set(d.rowId, { ...d, createdAt: at });
       if (state.rowByIndex.has(d.rowIndex)) anomaly(`row index ${d.rowIndex} used twice`);
       else state.rowByIndex.set(d.rowIndex, d.rowId);
       break;
@@ -380,21 +350,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         anomaly(`call ${d.callId} recorded twice`);
         break;
       }
-      state.calls.set(d.callId, {
-        callId: d.callId,
-        stateId: d.stateId,
-        operationId: d.operationId,
-        callIndex: d.callIndex,
-        callType: d.callType,
-        status: d.status,
-        requestHash: d.requestHash,
-        responseHash: d.responseHash,
-        latencyMs: d.latencyMs,
-        requestRef: d.requestRef,
-        responseRef: d.responseRef,
-        errorJson: d.errorJson,
-        createdAt: at,
-      });
+      state.calls.set(d.callId, { ...d, createdAt: at });
       if (d.stateId !== null) pushTo(state.callsByState, d.stateId, d.callId);
       if (d.operationId !== null) pushTo(state.callsByOperation, d.operationId, d.callId);
       if ((d.stateId === null) === (d.operationId === null)) anomaly(`call ${d.callId} has ${d.stateId === null ? 'no parent' : 'two parents'}`);
@@ -548,22 +504,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         anomaly(`validation error ${d.errorId} recorded twice`);
         break;
       }
-      state.validationErrors.set(d.errorId, {
-        errorId: d.errorId,
-        nodeId: d.nodeId,
-        rowIndex: d.rowIndex,
-        rowHash: d.rowHash,
-        rowDataJson: d.rowDataJson,
-        error: d.error,
-        schemaMode: d.schemaMode,
-        destination: d.destination,
-        violationType: d.violationType,
-        originalFieldName: d.originalFieldName,
-        normalizedFieldName: d.normalizedFieldName,
-        expectedType: d.expectedType,
-        actualType: d.actualType,
-        createdAt: at,
-      });
+      state.validationErrors.set(d.errorId, { ...d, createdAt: at });
       pushTo(state.validationErrorsByHash, d.rowHash, d.errorId);
       break;
     }
@@ -573,16 +514,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         anomaly(`transform error ${d.errorId} recorded twice`);
         break;
       }
-      state.transformErrors.set(d.errorId, {
-        errorId: d.errorId,
-        tokenId: d.tokenId,
-        transformId: d.transformId,
-        rowHash: d.rowHash,
-        rowDataJson: d.rowDataJson,
-        errorDetailsJson: d.errorDetailsJson,
-        destination: d.destination,
-        createdAt: at,
-      });
+      state.transformErrors.set(d.errorId, { ...d, createdAt: at });
       pushTo(state.transformErrorsByToken, d.tokenId, d.errorId);
       break;
     }
@@ -612,7 +544,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
           anomaly(`preflight result ${r.resultId} recorded twice`);
           continue;
         }
-        state.preflightResults.set(r.resultId, { resultId: r.resultId, resultType: r.resultType, name: r.name, resultJson: r.resultJson, createdAt: at });
+        state.preflightResults.set(r.resultId, { ...r, createdAt: at });
       }
       break;
     }

@@ -6,6 +6,7 @@ import {
   ExpectedRevision,
   expectedRevisionMatches,
   pageSizeOf,
+  retryStart,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -109,12 +110,8 @@ export class MemoryEventStore implements EventStore {
   }
 
   private idempotentRetry(stream: Row[] | undefined, events: readonly ProposedEvent[], expected: ExpectedRevision): AppendResult | null {
-    if (stream === undefined || events.length === 0) return null;
-    let first: number;
-    if (expected === 'no_stream') first = 0;
-    else if (typeof expected === 'number') first = expected + 1;
-    else return null;
-    if (first + events.length > stream.length) return null;
+    const first = retryStart(expected, stream === undefined ? null : stream.length - 1, events.length);
+    if (stream === undefined || first === null) return null;
     for (let i = 0; i < events.length; i++) if (stream[first + i]!.eventId !== events[i]!.eventId) return null;
     const lastRow = stream[first + events.length - 1]!;
     return { nextExpectedRevision: lastRow.revision, position: lastRow.position };

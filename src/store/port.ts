@@ -136,6 +136,22 @@ export function expectedRevisionMatches(expected: ExpectedRevision, current: num
   }
 }
 
+/**
+ * For an append whose expected revision does not match the stream: the revision its first
+ * event would already have if the append is a retry of an earlier one at the same expected
+ * revision (then the adapter compares the stored event ids from there), or null when it
+ * cannot be a retry.
+ */
+export function retryStart(expected: ExpectedRevision, current: number | null, count: number): number | null {
+  if (current === null || count === 0) return null;
+  let first: number;
+  if (expected === 'no_stream') first = 0;
+  else if (typeof expected === 'number') first = expected + 1;
+  else return null;
+  if (!Number.isInteger(first) || first < 0 || first + count - 1 > current) return null;
+  return first;
+}
+
 /** Reads every page of an async page iterable into one array (tests, small streams). */
 export async function collectPages<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
   const out: T[] = [];

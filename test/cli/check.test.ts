@@ -4,32 +4,11 @@
  * prints { ok, violations, ... }; --as-of checks a point in history.
  */
 import * as path from 'node:path';
-import { main } from '../../src/cli/main';
+import { cli } from './support';
 import { openStore } from '../../src/store/url';
-import { captureIO, EventRunBuilder, hash, makeTempDir, removeDir, uuid } from '../lineage/support';
+import { EventRunBuilder, hash, makeTempDir, removeDir, uuid } from '../lineage/support';
 
-// The verbs are registered here until the CLI's command list includes them (then this adds nothing).
-jest.mock('../../src/cli/commands', () => {
-  const actual = jest.requireActual('../../src/cli/commands');
-  const verbs: [string, (p: unknown, io: unknown) => void][] = [
-    ['explain', jest.requireActual('../../src/cli/verbs/explain').registerExplain],
-    ['check', jest.requireActual('../../src/cli/verbs/check').registerCheck],
-    ['replay', jest.requireActual('../../src/cli/verbs/replay').registerReplay],
-  ];
-  return {
-    ...actual,
-    registerCommands: (program: { commands: { name(): string }[] }, io: unknown) => {
-      actual.registerCommands(program, io);
-      for (const [name, register] of verbs) if (!program.commands.some((c) => c.name() === name)) register(program, io);
-    },
-  };
-});
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const c = captureIO();
-  const code = await main(argv, c.io);
-  return { code, out: c.out(), err: c.err() };
-}
 
 describe('lineage-ledger check', () => {
   let dir: string;

@@ -4,47 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
-import { main } from '../../src/cli/main';
-import type { CliIO } from '../../src/cli/context';
+import { cli } from './support';
 import { fileLines, tempDir, writeLinesFile } from '../export/bundle-fixtures';
 
-// The verbs are registered here until the CLI's command list includes them (then this adds nothing).
-jest.mock('../../src/cli/commands', () => {
-  const actual = jest.requireActual('../../src/cli/commands');
-  const verbs: [string, (p: unknown, io: unknown) => void][] = [
-    ['keygen', jest.requireActual('../../src/cli/verbs/keygen').registerKeygen],
-    ['verify', jest.requireActual('../../src/cli/verbs/verify').registerVerify],
-    ['prove', jest.requireActual('../../src/cli/verbs/prove').registerProve],
-    ['import', jest.requireActual('../../src/cli/verbs/import').registerImport],
-  ];
-  return {
-    ...actual,
-    registerCommands: (program: { commands: { name(): string }[] }, io: unknown) => {
-      actual.registerCommands(program, io);
-      for (const [name, register] of verbs) if (!program.commands.some((c) => c.name() === name)) register(program, io);
-    },
-  };
-});
 
-function capture(): { io: CliIO; out: () => string; err: () => string } {
-  const o: Buffer[] = [];
-  const e: Buffer[] = [];
-  const sink = (chunks: Buffer[]) =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, cb) {
-        chunks.push(Buffer.from(chunk));
-        cb();
-      },
-    });
-  return { io: { stdout: sink(o), stderr: sink(e) }, out: () => Buffer.concat(o).toString('utf8'), err: () => Buffer.concat(e).toString('utf8') };
-}
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const c = capture();
-  const code = await main(argv, c.io);
-  return { code, out: c.out(), err: c.err() };
-}
 
 const tmp = tempDir('ll-cli-export-');
 const p = (name: string): string => path.join(tmp.dir, name);

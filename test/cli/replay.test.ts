@@ -4,31 +4,10 @@
  */
 import * as path from 'node:path';
 import { openLedger } from '../../src';
-import { main } from '../../src/cli/main';
-import { captureIO, makeTempDir, ofType, removeDir, runEvents } from '../lineage/support';
+import { cli } from './support';
+import { makeTempDir, ofType, removeDir, runEvents } from '../lineage/support';
 
-// The verbs are registered here until the CLI's command list includes them (then this adds nothing).
-jest.mock('../../src/cli/commands', () => {
-  const actual = jest.requireActual('../../src/cli/commands');
-  const verbs: [string, (p: unknown, io: unknown) => void][] = [
-    ['explain', jest.requireActual('../../src/cli/verbs/explain').registerExplain],
-    ['check', jest.requireActual('../../src/cli/verbs/check').registerCheck],
-    ['replay', jest.requireActual('../../src/cli/verbs/replay').registerReplay],
-  ];
-  return {
-    ...actual,
-    registerCommands: (program: { commands: { name(): string }[] }, io: unknown) => {
-      actual.registerCommands(program, io);
-      for (const [name, register] of verbs) if (!program.commands.some((c) => c.name() === name)) register(program, io);
-    },
-  };
-});
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const c = captureIO();
-  const code = await main(argv, c.io);
-  return { code, out: c.out(), err: c.err() };
-}
 
 describe('lineage-ledger replay', () => {
   let dir: string;

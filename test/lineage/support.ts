@@ -3,14 +3,12 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { sha256Hex } from '../../src/canonical/hash';
 import { isLedgerError, LedgerError } from '../../src/errors';
 import { EVENT_CATALOGUE, EventDataOf, EventType } from '../../src/events/catalogue';
 import { LedgerEvent, runStreamId, toProposedEvent } from '../../src/events/envelope';
 import type { Ledger } from '../../src/ledger';
 import type { EventStore } from '../../src/store/port';
-import type { CliIO } from '../../src/cli/context';
 
 export const hash = (s: string): string => sha256Hex(s);
 export const uuid = (): string => randomUUID();
@@ -146,17 +144,6 @@ export class EventRunBuilder {
 }
 
 /** Collects what a CLI command writes. */
-export function captureIO(): { io: CliIO; out: () => string; err: () => string } {
-  const chunks = { out: [] as string[], err: [] as string[] };
-  const sink = (into: string[]): Writable =>
-    new Writable({
-      write(chunk: Buffer | string, _enc, cb) {
-        into.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
-        cb();
-      },
-    });
-  return { io: { stdout: sink(chunks.out), stderr: sink(chunks.err) }, out: () => chunks.out.join(''), err: () => chunks.err.join('') };
-}
 
 export function makeTempDir(prefix = 'll-lineage-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -12,7 +12,7 @@
  */
 import type Database from 'better-sqlite3';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import { AppendResult, describeExpected, ExpectedRevision, expectedRevisionMatches } from '../port';
+import { AppendResult, describeExpected, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
 import { messageOf, SQL, sqliteCode } from './schema';
 
 /** An event as it will be written: JSON-encoded when append() was called. */
@@ -78,12 +78,8 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
   /** An append whose events are already stored at the expected place succeeds again (idempotent retry). */
   const idempotentRetry = (a: BatchAppend, current: number | null): AppendResult | null => {
     const { streamId, events, expected } = a;
-    if (current === null || events.length === 0) return null;
-    let first: number;
-    if (expected === 'no_stream') first = 0;
-    else if (typeof expected === 'number') first = expected + 1;
-    else return null;
-    if (!Number.isInteger(first) || first < 0 || first + events.length - 1 > current) return null;
+    const first = retryStart(expected, current, events.length);
+    if (first === null) return null;
     const rows = slice(streamId, first, events.length);
     if (rows.length !== events.length) return null;
     for (let i = 0; i < events.length; i++) if (rows[i]![0] !== events[i]!.eventId) return null;
