@@ -4,7 +4,7 @@
  */
 import { decodeOrThrow } from './events/codecs';
 import { uuidv7 } from './events/ids';
-import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
+import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId, toProposedEvent } from './events/envelope';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
 import { evolve } from './projections/evolve';
@@ -12,7 +12,6 @@ import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput } from './recorder/commands';
 import { decideBeginRun } from './recorder/decide';
 import { envelopes, RecorderDeps, RunHandle } from './recorder/run-handle';
-import { toProposedEvent } from './events/envelope';
 import type { EventStore } from './store/port';
 import { openStore } from './store/url';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
@@ -75,7 +74,8 @@ function systemNow(): string {
 }
 
 export class Ledger {
-  private readonly handles = new Map<string, RunHandle>();
+  /** Live handles by run id, held weakly: a handle (and its projection) lives as long as its caller keeps it. */
+  private readonly handles = new Map<string, WeakRef<RunHandle>>();
   private readonly subscriptions = new Set<RunSubscription | AllSubscription>();
   private closed = false;
 
@@ -107,7 +107,7 @@ export class Ledger {
     }
     evolve(state, env!);
     const handle = new RunHandle(deps, state);
-    this.handles.set(runId, handle);
+    this.handles.set(runId, new WeakRef(handle));
     return handle;
   }
 
@@ -119,14 +119,14 @@ export class Ledger {
   async openRun(runId: string, options: ReadOptions & { correlationId?: string; causationId?: string } = {}): Promise<RunHandle> {
     this.assertOpen();
     if (options.asOf === undefined) {
-      const live = this.handles.get(runId);
+      const live = this.handles.get(runId)?.deref();
       if (live !== undefined && !live.isStale && options.correlationId === undefined && options.causationId === undefined) return live;
     }
     const state = await this.loadRun(runId, options);
     const deps = this.deps(options.correlationId ?? null, options.causationId ?? null);
     if (options.asOf !== undefined) return new RunHandle(deps, state, { asOf: String(options.asOf) });
     const handle = new RunHandle(deps, state);
-    this.handles.set(runId, handle);
+    this.handles.set(runId, new WeakRef(handle));
     return handle;
   }
 
