@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import type { AsOf } from '../../ledger';
 import { renderCheckText } from '../../lineage/render';
 import { CliIO, ReportedFailure, storeOption, withLedger } from '../context';
-import { parseAsOf, println } from '../options';
+import { asOfOption, println } from '../options';
 
 export function registerCheck(program: Command, io: CliIO): void {
   program
@@ -16,7 +15,7 @@ export function registerCheck(program: Command, io: CliIO): void {
     .addOption(storeOption())
     .requiredOption('--run <id>', 'run id, or "latest"')
     .option('--json', 'print { ok, violations, ... } as JSON')
-    .addOption(new Option('--as-of <seq|time>', 'check the run as it was at a sequence number or ISO-8601 time').argParser(parseAsOf))
+    .addOption(asOfOption('check the run'))
     .action(async (opts: { store: string; run: string; json?: boolean; asOf?: AsOf }) => {
       const ok = await withLedger(opts.store, async (ledger) => {
         const runId = await ledger.resolveRunId(opts.run);

@@ -14,7 +14,7 @@ import {
   renderRowExplanationText,
 } from '../../lineage/render';
 import { CliIO, storeOption, withLedger } from '../context';
-import { parseAsOf } from '../options';
+import { asOfOption } from '../options';
 
 export const EXPLAIN_FORMATS = ['text', 'json', 'dot', 'mermaid'] as const;
 export type ExplainFormat = (typeof EXPLAIN_FORMATS)[number];
@@ -54,7 +54,7 @@ export function registerExplain(program: Command, io: CliIO): void {
     .option('--sink <name>', 'with --row: only the paths that end at this sink')
     .option('--descendants', 'show what became of the token or row (descendants, groups, path ends) instead of where it came from')
     .addOption(new Option('--format <format>', 'output format').choices(EXPLAIN_FORMATS).default('text'))
-    .addOption(new Option('--as-of <seq|time>', 'explain the run as it was at a sequence number or ISO-8601 time').argParser(parseAsOf))
+    .addOption(asOfOption('explain the run'))
     .action(async (opts: ExplainOptions, cmd: Command) => {
       if ((opts.token === undefined) === (opts.row === undefined)) cmd.error('error: give exactly one of --token <id> or --row <id|index>', { exitCode: 2, code: 'lineage.usage' });
       if (opts.sink !== undefined && opts.row === undefined) cmd.error('error: --sink goes with --row', { exitCode: 2, code: 'lineage.usage' });

@@ -6,7 +6,7 @@ import { loadSigner } from '../../export/keys';
 import { ledgerError } from '../../errors';
 import type { AsOf } from '../../ledger';
 import { CliIO, storeOption, withLedger } from '../context';
-import { parseAsOf } from '../options';
+import { asOfOption } from '../options';
 import { progressBar } from '../progress';
 
 interface ExportOpts {
@@ -39,7 +39,7 @@ export function registerExport(program: Command, io: CliIO): void {
     .option('--sign-key <pem>', 'sign the manifest with this Ed25519 private key (PKCS#8 PEM, see keygen)')
     .option('--hmac-key <file>', 'sign the manifest with HMAC-SHA256 and the key in this file (at least 32 bytes)')
     .option('--csv <dir>', 'also write the CSV view (one file per record type, and manifest.csv) to this new directory')
-    .addOption(new Option('--as-of <seq|time>', 'export the run as it was at a sequence number or ISO-8601 time').argParser(parseAsOf))
+    .addOption(asOfOption('export the run'))
     .option('--allow-anomalies', 'export even when the run has events written around the recorder checks')
     .action(async (opts: ExportOpts) => {
       if (opts.format === 'bundle' && opts.out === '-') throw ledgerError('INVALID_INPUT', '--out: a bundle is a directory; give its path (--format bundle --out <dir>)', { path: 'out' });
