@@ -14,7 +14,6 @@ import {
   NodeStateStatus,
   OperationStatus,
   OperationType,
-  OutcomeC,
   ReproducibilityGrade,
   RoutingMode,
   RunStatus,
@@ -99,19 +98,9 @@ export const TokenParentEntity = struct('token_parent', {
 });
 
 export const TokenOutcomeEntity = struct('token_outcome', {
-  outcomeId: Id,
-  tokenId: Id,
-  outcome: OutcomeC,
+  ...EVENT_CATALOGUE.TokenOutcomeRecorded.codec.required,
   isTerminal: Bool,
   recordedAt: Timestamp,
-  sinkName: nullable(NonEmptyString),
-  batchId: nullable(Id),
-  forkGroupId: nullable(Id),
-  joinGroupId: nullable(Id),
-  expandGroupId: nullable(Id),
-  errorHash: nullable(Hash),
-  contextJson: nullable(JsonValue),
-  expectedBranchesJson: nullable(JsonValue),
 });
 
 export const NodeStateEntity = struct('node_state', {

@@ -481,21 +481,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
     }
     case 'TokenOutcomeRecorded': {
       const d = event.data;
-      addOutcome(state, anomaly, {
-        outcomeId: d.outcomeId,
-        tokenId: d.tokenId,
-        outcome: d.outcome,
-        isTerminal: isTerminalOutcome(d.outcome),
-        recordedAt: at,
-        sinkName: d.sinkName,
-        batchId: d.batchId,
-        forkGroupId: d.forkGroupId,
-        joinGroupId: d.joinGroupId,
-        expandGroupId: d.expandGroupId,
-        errorHash: d.errorHash,
-        contextJson: d.contextJson,
-        expectedBranchesJson: d.expectedBranchesJson,
-      });
+      addOutcome(state, anomaly, { ...d, isTerminal: isTerminalOutcome(d.outcome), recordedAt: at });
       break;
     }
     case 'ValidationErrorRecorded': {

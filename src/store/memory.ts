@@ -1,7 +1,7 @@
 import { ledgerError } from '../errors';
 import {
   AppendResult,
-  describeExpected,
+  conflictError,
   EventStore,
   ExpectedRevision,
   expectedRevisionMatches,
@@ -52,11 +52,7 @@ export class MemoryEventStore implements EventStore {
     if (!expectedRevisionMatches(expected, current)) {
       const retry = this.idempotentRetry(stream, events, expected);
       if (retry !== null) return retry;
-      throw ledgerError(
-        'CONCURRENCY_CONFLICT',
-        `append to stream ${streamId} expected ${describeExpected(expected)} but the stream is at ${current === null ? 'no_stream' : `revision ${current}`}`,
-        { streamId, expected, actual: current },
-      );
+      throw conflictError(streamId, expected, current);
     }
     if (events.length === 0) {
       if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });

@@ -16,6 +16,7 @@
  * - Reads return pages (arrays) of events in order; a missing stream reads as empty.
  * - `readAll` returns every stream's events in one global order; `after` is exclusive.
  */
+import { LedgerError, ledgerError } from '../errors';
 
 /** The revision a writer expects the stream to be at before its append. */
 export type ExpectedRevision =
@@ -120,6 +121,15 @@ export function pageSizeOf(hint: number | undefined): number {
 /** Describes an expected revision for error messages. */
 export function describeExpected(expected: ExpectedRevision): string {
   return typeof expected === 'number' ? `revision ${expected}` : expected;
+}
+
+/** The CONCURRENCY_CONFLICT error of an append whose expected revision does not match the stream. */
+export function conflictError(streamId: string, expected: ExpectedRevision, current: number | null): LedgerError {
+  return ledgerError(
+    'CONCURRENCY_CONFLICT',
+    `append to stream ${streamId} expected ${describeExpected(expected)} but the stream is at ${current === null ? 'no_stream' : `revision ${current}`}`,
+    { streamId, expected, actual: current },
+  );
 }
 
 /** Checks an expected revision against a stream's current revision (null = no stream). */

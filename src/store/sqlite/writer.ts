@@ -12,7 +12,7 @@
  */
 import type Database from 'better-sqlite3';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import { AppendResult, describeExpected, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
+import { AppendResult, conflictError, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
 import { messageOf, SQL, sqliteCode } from './schema';
 
 /** An event as it will be written: JSON-encoded when append() was called. */
@@ -93,11 +93,7 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
     if (!expectedRevisionMatches(expected, current)) {
       const retry = idempotentRetry(a, current);
       if (retry !== null) return retry;
-      throw ledgerError(
-        'CONCURRENCY_CONFLICT',
-        `append to stream ${streamId} expected ${describeExpected(expected)} but the stream is at ${current === null ? 'no_stream' : `revision ${current}`}`,
-        { streamId, expected, actual: current },
-      );
+      throw conflictError(streamId, expected, current);
     }
     if (events.length === 0) {
       if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });
