@@ -87,11 +87,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
     }
     case 'NodeRegistered': {
       const d = event.data;
-      if (state.nodes.has(d.nodeId)) {
-        anomaly(`node ${d.nodeId} registered twice`);
-        break;
-      }
-      state.nodes.set(d.nodeId, { ...d, registeredAt: at });
+      addOnce(state.nodes, d.nodeId, { ...d, registeredAt: at }, anomaly, `node ${d.nodeId} registered`);
       break;
     }
     case 'NodeOutputContractUpdated': {
@@ -105,22 +101,14 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
     }
     case 'EdgeRegistered': {
       const d = event.data;
-      if (state.edges.has(d.edgeId)) {
-        anomaly(`edge ${d.edgeId} registered twice`);
-        break;
-      }
-      state.edges.set(d.edgeId, { ...d, createdAt: at });
+      if (!addOnce(state.edges, d.edgeId, { ...d, createdAt: at }, anomaly, `edge ${d.edgeId} registered`)) break;
       state.edgeByLabel.set(edgeLabelKey(d.fromNodeId, d.label), d.edgeId);
       if (!state.nodes.has(d.fromNodeId) || !state.nodes.has(d.toNodeId)) anomaly(`edge ${d.edgeId} joins a node that is not registered`);
       break;
     }
     case 'RowCreated': {
       const d = event.data;
-      if (state.rows.has(d.rowId)) {
-        anomaly(`row ${d.rowId} created twice`);
-        break;
-      }
-      state.rows.set(d.rowId, { ...d, createdAt: at });
+      if (!addOnce(state.rows, d.rowId, { ...d, createdAt: at }, anomaly, `row ${d.rowId} created`)) break;
       if (state.rowByIndex.has(d.rowIndex)) anomaly(`row index ${d.rowIndex} used twice`);
       else state.rowByIndex.set(d.rowIndex, d.rowId);
       break;
@@ -486,31 +474,19 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
     }
     case 'ValidationErrorRecorded': {
       const d = event.data;
-      if (state.validationErrors.has(d.errorId)) {
-        anomaly(`validation error ${d.errorId} recorded twice`);
-        break;
-      }
-      state.validationErrors.set(d.errorId, { ...d, createdAt: at });
+      if (!addOnce(state.validationErrors, d.errorId, { ...d, createdAt: at }, anomaly, `validation error ${d.errorId} recorded`)) break;
       pushTo(state.validationErrorsByHash, d.rowHash, d.errorId);
       break;
     }
     case 'TransformErrorRecorded': {
       const d = event.data;
-      if (state.transformErrors.has(d.errorId)) {
-        anomaly(`transform error ${d.errorId} recorded twice`);
-        break;
-      }
-      state.transformErrors.set(d.errorId, { ...d, createdAt: at });
+      if (!addOnce(state.transformErrors, d.errorId, { ...d, createdAt: at }, anomaly, `transform error ${d.errorId} recorded`)) break;
       pushTo(state.transformErrorsByToken, d.tokenId, d.errorId);
       break;
     }
     case 'SecretsResolved': {
       for (const r of event.data.resolutions) {
-        if (state.secretResolutions.has(r.resolutionId)) {
-          anomaly(`secret resolution ${r.resolutionId} recorded twice`);
-          continue;
-        }
-        state.secretResolutions.set(r.resolutionId, {
+        const entity = {
           resolutionId: r.resolutionId,
           timestamp: r.resolvedAt,
           envVarName: r.envVarName,
@@ -520,27 +496,20 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
           fingerprint: r.fingerprint,
           resolutionLatencyMs: r.resolutionLatencyMs,
           recordedAt: at,
-        });
+        };
+        addOnce(state.secretResolutions, r.resolutionId, entity, anomaly, `secret resolution ${r.resolutionId} recorded`);
       }
       break;
     }
     case 'PreflightRecorded': {
       for (const r of event.data.results) {
-        if (state.preflightResults.has(r.resultId)) {
-          anomaly(`preflight result ${r.resultId} recorded twice`);
-          continue;
-        }
-        state.preflightResults.set(r.resultId, { ...r, createdAt: at });
+        addOnce(state.preflightResults, r.resultId, { ...r, createdAt: at }, anomaly, `preflight result ${r.resultId} recorded`);
       }
       break;
     }
     case 'CheckpointTaken': {
       const d = event.data;
-      if (state.checkpoints.has(d.checkpointId)) {
-        anomaly(`checkpoint ${d.checkpointId} taken twice`);
-        break;
-      }
-      state.checkpoints.set(d.checkpointId, { ...d, createdAt: at });
+      addOnce(state.checkpoints, d.checkpointId, { ...d, createdAt: at }, anomaly, `checkpoint ${d.checkpointId} taken`);
       break;
     }
     default: {
@@ -557,6 +526,16 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
 export function foldEvents(state: RunState, events: Iterable<LedgerEvent>): RunState {
   for (const e of events) evolve(state, e);
   return state;
+}
+
+/** Adds an entity under a new id; a second fact with the same id is an anomaly and is not applied. Returns whether it was added. */
+function addOnce<V>(map: Map<string, V>, id: string, entity: V, anomaly: (m: string) => void, what: string): boolean {
+  if (map.has(id)) {
+    anomaly(`${what} twice`);
+    return false;
+  }
+  map.set(id, entity);
+  return true;
 }
 
 function noRun(state: RunState, event: LedgerEvent, anomaly: (m: string) => void): RunState {
