@@ -1,9 +1,12 @@
 /**
- * Acceptance: the README snippet runs as written against the built package, and
- * every group id (expand, fork, join) reaches the export on the right records.
+ * Acceptance: the README's usage snippet, extracted from README.md itself, runs as
+ * written against the built package (in a fresh folder, so its sqlite:./lineage.db is
+ * new), its run passes the audit check, and every group id (fork, join, expand) reaches
+ * the export on the right records.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { openLedger } from '../../src';
 import type { ExportRecord } from '../../src';
@@ -20,22 +23,48 @@ async function exported(ledger: Awaited<ReturnType<typeof openLedger>>, runId: s
 const of = (records: ExportRecord[], type: string, field: string, id: string) =>
   records.filter((r) => r.record_type === type && r[field] === id);
 
-(built ? test : test.skip)('the snippet runs as written against the built package (run `npm run build` first)', () => {
-  const out = execFileSync(process.execPath, [path.join(ROOT, 'test/fixtures/snippet.mjs')], { cwd: ROOT, encoding: 'utf8' });
-  const { parentTokenId, children, expandGroupId, records } = JSON.parse(out) as {
-    parentTokenId: string;
-    children: Array<{ tokenId: string }>;
-    expandGroupId: string;
-    records: ExportRecord[];
-  };
-  expect(children).toHaveLength(2);
-  expect(expandGroupId).toMatch(/^[0-9a-f-]{36}$/);
-  for (const c of children) expect(of(records, 'token', 'token_id', c.tokenId)[0]!.expand_group_id).toBe(expandGroupId);
-  const parentToken = of(records, 'token', 'token_id', parentTokenId)[0]!;
-  expect(parentToken).toHaveProperty('expand_group_id', null);
-  const outcome = of(records, 'token_outcome', 'token_id', parentTokenId);
-  expect(outcome).toHaveLength(1);
-  expect(outcome[0]).toMatchObject({ outcome: 'expanded', expand_group_id: expandGroupId, is_terminal: true, expected_branches_json: { count: 2 } });
+/** The first js code block after the README's "## Usage" heading. */
+function readmeSnippet(): string {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const usage = readme.indexOf('\n## Usage\n');
+  expect(usage).toBeGreaterThan(0);
+  const open = readme.indexOf('```js\n', usage);
+  const close = readme.indexOf('\n```\n', open);
+  expect(open).toBeGreaterThan(usage);
+  return readme.slice(open + '```js\n'.length, close + 1);
+}
+
+(built ? test : test.skip)('the README usage snippet runs as written and its run passes check (run `npm run build` first)', async () => {
+  const snippet = readmeSnippet();
+  expect(snippet).toContain("from 'lineage-ledger'");
+  // The package resolves itself by name only from inside its folder, so the script lives in
+  // the (ignored) .tmp/ folder; it runs with a fresh folder as its working directory.
+  fs.mkdirSync(path.join(ROOT, '.tmp'), { recursive: true });
+  const script = path.join(ROOT, '.tmp', `readme-snippet-${process.pid}.mjs`);
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'll-snippet-'));
+  fs.writeFileSync(script, snippet);
+  try {
+    const out = execFileSync(process.execPath, [script], { cwd, encoding: 'utf8' }).trim().split('\n');
+    const [ok, forkGroupId, expandGroupId] = out[out.length - 1]!.split(' ');
+    expect(ok).toBe('true');
+    const ledger = await openLedger({ store: `sqlite:${path.join(cwd, 'lineage.db')}` });
+    const [run] = await ledger.listRuns();
+    expect(run!.status).toBe('completed');
+    const records = await exported(ledger, run!.runId);
+    await ledger.close();
+    expect(out.slice(0, -1).map((l) => l.trimEnd())).toEqual(records.map((r) => `${r.record_type} ${(r.expand_group_id as string | null | undefined) ?? ''}`.trimEnd()));
+    const tokens = records.filter((r) => r.record_type === 'token');
+    expect(tokens.filter((r) => r.fork_group_id === forkGroupId)).toHaveLength(2);
+    expect(tokens.filter((r) => r.join_group_id !== null)).toHaveLength(1);
+    const expanded = tokens.filter((r) => r.expand_group_id === expandGroupId);
+    expect(expanded).toHaveLength(2);
+    for (const t of expanded) {
+      expect(of(records, 'token_outcome', 'token_id', t.token_id as string)).toEqual([expect.objectContaining({ outcome: 'completed', sink_name: 'out' })]);
+    }
+  } finally {
+    fs.rmSync(script, { force: true });
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
 });
 
 describe('group ids reach the export', () => {
