@@ -4,14 +4,15 @@
  */
 import { decodeOrThrow } from './events/codecs';
 import { uuidv7 } from './events/ids';
-import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId, toProposedEvent } from './events/envelope';
+import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
 import { evolve } from './projections/evolve';
 import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput } from './recorder/commands';
 import { decideBeginRun } from './recorder/decide';
-import { envelopes, RecorderDeps, RunHandle } from './recorder/run-handle';
+import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
+import { openPersistedState, PersistedRunState } from './projections/persisted';
 import type { EventStore } from './store/port';
 import { openStore } from './store/url';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
@@ -61,6 +62,9 @@ export interface ExportRunOptions extends ReadOptions {
   readonly allowAnomalies?: boolean;
 }
 
+/** Events folded per catch-up step of a persisted projection (one transaction each). */
+const CATCH_UP_EVENTS = 4096;
+
 let lastNowMs = -1;
 let lastNowIso = '';
 /** The system clock as UTC ISO-8601 (formatted once per millisecond). */
@@ -94,19 +98,24 @@ export class Ledger {
     this.assertOpen();
     const i = decodeOrThrow(BeginRunInput, input, 'beginRun input');
     const runId = i.runId ?? this.newId();
-    const state = emptyRunState(runId);
+    const projections = this.store.projections ?? null;
+    const persisted = projections === null ? null : openPersistedState(runId, projections.open(runStreamId(runId)));
+    if (persisted !== null && persisted.state.version !== -1) {
+      throw ledgerError('DUPLICATE_ID', `runId: run ${runId} already exists`, { path: 'runId', runId });
+    }
+    const state = persisted?.state ?? emptyRunState(runId);
     const deps = this.deps(i.correlationId ?? null, i.causationId ?? null);
-    const [env] = envelopes(state, [{ type: 'RunStarted', data: decideBeginRun(i) }], deps);
+    const envs = envelopes(state, [{ type: 'RunStarted', data: decideBeginRun(i) }], deps);
+    const { proposed, pending } = foldForAppend(state, persisted?.tracker ?? null, envs);
     try {
-      await this.store.append(runStreamId(runId), [toProposedEvent(env!)], 'no_stream');
+      await this.store.append(runStreamId(runId), proposed, 'no_stream');
     } catch (e) {
       if (isLedgerError(e, 'CONCURRENCY_CONFLICT')) {
         throw ledgerError('DUPLICATE_ID', `runId: run ${runId} already exists`, { path: 'runId', runId });
       }
       throw e;
     }
-    evolve(state, env!);
-    const handle = new RunHandle(deps, state);
+    const handle = new RunHandle(deps, state, null, persisted?.tracker ?? null, pending);
     this.handles.set(runId, new WeakRef(handle));
     return handle;
   }
@@ -122,10 +131,10 @@ export class Ledger {
       const live = this.handles.get(runId)?.deref();
       if (live !== undefined && !live.isStale && options.correlationId === undefined && options.causationId === undefined) return live;
     }
-    const state = await this.loadRun(runId, options);
     const deps = this.deps(options.correlationId ?? null, options.causationId ?? null);
-    if (options.asOf !== undefined) return new RunHandle(deps, state, { asOf: String(options.asOf) });
-    const handle = new RunHandle(deps, state);
+    if (options.asOf !== undefined) return new RunHandle(deps, await this.loadRun(runId, options), { asOf: String(options.asOf) });
+    const persisted = await this.openProjection(runId);
+    const handle = persisted !== null ? new RunHandle(deps, persisted.state, null, persisted.tracker) : new RunHandle(deps, await this.loadRun(runId));
     this.handles.set(runId, new WeakRef(handle));
     return handle;
   }
@@ -150,11 +159,25 @@ export class Ledger {
     }
   }
 
-  /** Rebuilds a run's projection from its events. RUN_NOT_FOUND when the run has no events. */
+  /**
+   * A run's projection. On a store that persists projections (SQLite) it is read from
+   * the projection tables (caught up from the events first if they are behind) and holds
+   * only a bounded part of the run in memory. Otherwise, and with `asOf`, it is rebuilt by
+   * folding the run's events. RUN_NOT_FOUND when the run has no events.
+   */
   async loadRun(runId: string, options: ReadOptions = {}): Promise<RunState> {
     if (typeof options.asOf === 'number' && (!Number.isSafeInteger(options.asOf) || options.asOf < 0)) {
       throw ledgerError('INVALID_INPUT', `asOf: ${options.asOf} is not a sequence number`, { path: 'asOf' });
     }
+    if (options.asOf === undefined) {
+      const persisted = await this.openProjection(runId);
+      if (persisted !== null) return persisted.state;
+    }
+    return this.foldRun(runId, options);
+  }
+
+  /** Rebuilds a run's projection in memory by folding its events (up to `asOf`). */
+  private async foldRun(runId: string, options: ReadOptions): Promise<RunState> {
     const state = emptyRunState(runId);
     for await (const page of this.readRunEvents(runId, options)) for (const e of page) evolve(state, e);
     if (state.version < 0) {
@@ -163,6 +186,80 @@ export class Ledger {
       throw ledgerError('RUN_NOT_FOUND', `run ${runId} has no events as of ${String(options.asOf)}`, { runId, asOf: options.asOf });
     }
     return state;
+  }
+
+  /**
+   * Opens the persisted projection of a run, first bringing it up to the stream's last
+   * event (folding only the events it lacks, in steps of CATCH_UP_EVENTS, each written in
+   * its own transaction). Null when the store keeps no projections, or cannot write the
+   * missing part (a read-only store): then the caller folds the events itself.
+   */
+  private async openProjection(runId: string): Promise<PersistedRunState | null> {
+    this.assertOpen();
+    const projections = this.store.projections ?? null;
+    if (projections === null) return null;
+    const streamId = runStreamId(runId);
+    // a live handle of this ledger writes what it has gathered first, so the tables are current
+    this.handles.get(runId)?.deref()?.flushProjection();
+    const revision = await this.store.streamRevision(streamId);
+    if (revision === null) throw ledgerError('RUN_NOT_FOUND', `run ${runId} does not exist in the ${this.store.kind} store`, { runId });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        let stored = projections.open(streamId);
+        if (stored.version > revision) {
+          // tables ahead of the events cannot be trusted: rebuild them
+          projections.drop(streamId);
+          stored = projections.open(streamId);
+        }
+        const p = openPersistedState(runId, stored);
+        if (stored.version < revision) await this.catchUp(p, streamId);
+        return p;
+      } catch (e) {
+        if (isLedgerError(e, 'READ_ONLY')) return null;
+        if (isLedgerError(e, 'CONCURRENCY_CONFLICT') && attempt < 3) continue; // another writer moved the projection: start again from its state
+        throw e;
+      }
+    }
+  }
+
+  private async catchUp(p: PersistedRunState, streamId: string): Promise<void> {
+    const projections = this.store.projections!;
+    let from = p.state.version;
+    const write = (): void => {
+      const { delta, ticket } = p.tracker.collect(from);
+      projections.write(streamId, delta);
+      p.tracker.committed(ticket);
+      from = delta.toVersion;
+    };
+    for await (const page of this.store.readStream(streamId, { fromRevision: from + 1 })) {
+      p.tracker.active = true;
+      try {
+        for (const stored of page) {
+          const e = decodeStoredEvent(stored);
+          p.tracker.noteEvent(e.type);
+          evolve(p.state, e);
+        }
+      } finally {
+        p.tracker.active = false;
+      }
+      if (p.state.version - from >= CATCH_UP_EVENTS) write();
+    }
+    if (p.state.version > from) write();
+  }
+
+  /**
+   * Deletes a run's persisted projection and rebuilds it from the run's events.
+   * Nothing to do on stores that keep no projections.
+   */
+  async rebuildProjection(runId: string): Promise<void> {
+    this.assertOpen();
+    const projections = this.store.projections ?? null;
+    if (projections === null) return;
+    const streamId = runStreamId(runId);
+    if ((await this.store.streamRevision(streamId)) === null) throw ledgerError('RUN_NOT_FOUND', `run ${runId} does not exist in the ${this.store.kind} store`, { runId });
+    this.handles.delete(runId);
+    projections.drop(streamId);
+    await this.openProjection(runId);
   }
 
   /** Every run in the store, oldest first. */
@@ -275,6 +372,13 @@ export class Ledger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const ref of this.handles.values()) {
+      try {
+        ref.deref()?.flushProjection();
+      } catch {
+        // the events are stored; the next reader catches the tables up from them
+      }
+    }
     this.handles.clear();
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.subscriptions.clear();

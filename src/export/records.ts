@@ -38,6 +38,8 @@
 import type { Json } from '../events/codecs';
 import { ENTITY_CODECS, EntityOf, RECORD_TYPES, RecordType } from '../projections/entities';
 import type { RunState } from '../projections/state';
+import type { Row } from '../projections/entities';
+import { entriesByKey } from '../projections/persisted';
 
 export type ExportRecord = { readonly record_type: RecordType; readonly run_id: string } & { readonly [field: string]: Json };
 
@@ -86,12 +88,14 @@ export function* runRecords(state: RunState): Generator<ExportRecord> {
     yield* callsOf(state, state.callsByOperation.get(op.operationId));
   }
 
-  const rowIds = [...state.rowByIndex.entries()].sort((a, b) => a[0] - b[0]).map(([, id]) => id);
+  // rows in row-index order, read a page at a time when the projection is persisted
+  for (const [, rowId] of entriesByKey(state.rowByIndex)) {
+    const row = state.rows.get(rowId);
+    if (row !== undefined) yield* rowRecords(state, row);
+  }
   // rows created twice under one index (an anomaly) still appear, after the others
-  if (rowIds.length !== state.rows.size) for (const id of state.rows.keys()) if (!rowIds.includes(id)) rowIds.push(id);
-  for (const rowId of rowIds) {
-    yield toRecord('row', runId, state.rows.get(rowId)!);
-    for (const tokenId of state.tokensByRow.get(rowId) ?? []) yield* tokenRecords(state, tokenId);
+  if (state.rowByIndex.size !== state.rows.size) {
+    for (const row of state.rows.values()) if (state.rowByIndex.get(row.rowIndex) !== row.rowId) yield* rowRecords(state, row);
   }
   // tokens filed under a row that does not exist (an anomaly) still appear
   for (const [rowId, tokenIds] of state.tokensByRow) if (!state.rows.has(rowId)) for (const t of tokenIds) yield* tokenRecords(state, t);
@@ -105,6 +109,11 @@ export function* runRecords(state: RunState): Generator<ExportRecord> {
   for (const v of state.validationErrors.values()) yield toRecord('validation_error', runId, v);
   for (const t of state.transformErrors.values()) yield toRecord('transform_error', runId, t);
   for (const c of state.checkpoints.values()) yield toRecord('checkpoint', runId, c);
+}
+
+function* rowRecords(state: RunState, row: Row): Generator<ExportRecord> {
+  yield toRecord('row', state.runId, row);
+  for (const tokenId of state.tokensByRow.get(row.rowId) ?? []) yield* tokenRecords(state, tokenId);
 }
 
 function* tokenRecords(state: RunState, tokenId: string): Generator<ExportRecord> {

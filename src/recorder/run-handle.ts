@@ -17,6 +17,7 @@ import { EVENT_CATALOGUE } from '../events/catalogue';
 import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
 import { isLedgerError, LedgerError, ledgerError } from '../errors';
 import { evolve } from '../projections/evolve';
+import { DeferredProjection, ProjectionDelta, ProjectionTracker } from '../projections/persisted';
 import type { RunState } from '../projections/state';
 import type { EventStore, ProposedEvent } from '../store/port';
 import * as C from './commands';
@@ -85,20 +86,98 @@ export function envelopes(state: RunState, drafts: readonly EventDraft[], deps: 
   );
 }
 
+/**
+ * Folds an append's events into the state. With a persisted projection the fold is
+ * tracked, and `pending` holds the projection changes of this append (with the ticket
+ * that pins them) for the DeferredProjection once the store has acknowledged the append.
+ */
+export function foldForAppend(
+  state: RunState,
+  tracker: ProjectionTracker | null,
+  envs: readonly LedgerEvent[],
+): { proposed: ProposedEvent[]; pending: { delta: ProjectionDelta; ticket: number } | null } {
+  const fromVersion = state.version;
+  const proposed: ProposedEvent[] = new Array(envs.length);
+  if (tracker !== null) tracker.active = true;
+  try {
+    for (let k = 0; k < envs.length; k++) {
+      tracker?.noteEvent(envs[k]!.type);
+      evolve(state, envs[k]!);
+      proposed[k] = toProposedEvent(envs[k]!);
+    }
+  } finally {
+    if (tracker !== null) tracker.active = false;
+  }
+  return { proposed, pending: tracker === null ? null : tracker.collect(fromVersion) };
+}
+
+/**
+ * Writes a recording handle's merged projection changes. When another process (or a
+ * reader) has meanwhile caught the tables up from the events, the write continues from
+ * where they are, or is skipped when they are already past it: the fold is deterministic,
+ * so the tables hold the same values either way. Tables behind the handle (dropped while
+ * recording) cannot be continued: the write fails and the handle turns stale.
+ */
+export function projectionWriter(store: EventStore, streamId: string): (delta: ProjectionDelta) => void {
+  const projections = store.projections!;
+  return (delta) => {
+    try {
+      projections.write(streamId, delta);
+    } catch (e) {
+      if (!isLedgerError(e, 'CONCURRENCY_CONFLICT')) throw e;
+      const at = projections.open(streamId).version;
+      if (at >= delta.toVersion) return;
+      if (at > delta.fromVersion) {
+        projections.write(streamId, { ...delta, fromVersion: at });
+        return;
+      }
+      throw e;
+    }
+  };
+}
+
 export class RunHandle {
   readonly runId: string;
   private readonly streamId: string;
   private staleCause: LedgerError | null = null;
   private readonly ctx: DecideContext;
+  /** Persisted projection: acknowledged changes not yet written to the tables. */
+  private readonly deferred: DeferredProjection | null;
 
   constructor(
     private readonly deps: RecorderDeps,
     private readonly state: RunState,
     private readonly readOnly: { asOf: string } | null = null,
+    /** Set when the projection is persisted: the tracker whose deltas go with each append. */
+    private readonly tracker: ProjectionTracker | null = null,
+    /** beginRun: the projection changes of the run's first append, already acknowledged. */
+    first: { delta: ProjectionDelta; ticket: number } | null = null,
   ) {
     this.runId = state.runId;
     this.streamId = runStreamId(state.runId);
     this.ctx = { newId: deps.newId };
+    this.deferred =
+      tracker === null ? null : new DeferredProjection(tracker, projectionWriter(deps.store, this.streamId), first?.delta.fromVersion ?? state.version);
+    if (first !== null) this.deferred?.acknowledged(first.delta, first.ticket);
+  }
+
+  /**
+   * Writes the projection changes of every acknowledged append to the store's projection
+   * tables now (they are otherwise written in windows of several thousand entries, and after
+   * `complete`). The ledger does this before it reads the run and when it closes.
+   */
+  flushProjection(): void {
+    if (this.deferred === null) return;
+    try {
+      this.deferred.flush();
+    } catch (e) {
+      this.turnStale(e);
+      throw e;
+    }
+  }
+
+  private turnStale(e: unknown): void {
+    if (this.staleCause === null) this.staleCause = isLedgerError(e) ? e : ledgerError('STORE_UNAVAILABLE', `projection of ${this.runId}: ${(e as Error).message}`, {}, e);
   }
 
   /** The run's projection as this handle sees it (including appends still in flight). Do not mutate. */
@@ -242,11 +321,7 @@ export class RunHandle {
     const { events, result } = decision.right;
     const expected = this.state.version < 0 ? ('no_stream' as const) : this.state.version;
     const envs = envelopes(this.state, events, this.deps);
-    const proposed: ProposedEvent[] = new Array(envs.length);
-    for (let k = 0; k < envs.length; k++) {
-      evolve(this.state, envs[k]!);
-      proposed[k] = toProposedEvent(envs[k]!);
-    }
+    const { proposed, pending } = foldForAppend(this.state, this.tracker, envs);
     try {
       await this.deps.store.append(this.streamId, proposed, expected);
     } catch (e) {
@@ -260,6 +335,15 @@ export class RunHandle {
         runId: this.runId,
         cause: this.staleCause!.code,
       });
+    }
+    if (pending !== null && this.staleCause === null) {
+      // the append is stored whatever happens to the projection: a failure here only makes the handle stale
+      try {
+        this.deferred!.acknowledged(pending.delta, pending.ticket);
+        if (name === 'complete') this.deferred!.flush();
+      } catch (e) {
+        this.turnStale(e);
+      }
     }
     return result;
   }

@@ -17,6 +17,7 @@
  * - `readAll` returns every stream's events in one global order; `after` is exclusive.
  */
 import { LedgerError, ledgerError } from '../errors';
+import type { ProjectionDelta, StoredProjection } from '../projections/persisted';
 
 /** The revision a writer expects the stream to be at before its append. */
 export type ExpectedRevision =
@@ -49,6 +50,20 @@ export interface AppendResult {
   readonly position: bigint;
 }
 
+/**
+ * Run projections persisted beside the events (src/projections/persisted.ts): tables written by
+ * the recorder's fold shortly after the events (never before them), caught up from the events by
+ * readers when behind, rebuildable from the events at any time.
+ */
+export interface ProjectionStore {
+  /** The stored projection of a stream (version -1 and empty tables when none is stored yet). */
+  open(streamId: string): StoredProjection;
+  /** Writes a catch-up step, in one transaction. CONCURRENCY_CONFLICT when the stored version is not `delta.fromVersion`. */
+  write(streamId: string, delta: ProjectionDelta): void;
+  /** Deletes a stream's projection; the next read rebuilds it from the events. */
+  drop(streamId: string): void;
+}
+
 export interface ReadStreamOptions {
   /** First revision to read (inclusive). Default 0. */
   readonly fromRevision?: number;
@@ -75,6 +90,8 @@ export interface EventStore {
   /** Adapter name: 'memory', 'sqlite', 'eventstoredb', ... */
   readonly kind: string;
   append(streamId: string, events: readonly ProposedEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** Present when the store persists run projections (SQLite); absent when readers fold the events themselves. */
+  readonly projections?: ProjectionStore | null;
   readStream(streamId: string, options?: ReadStreamOptions): AsyncIterable<readonly StoredEvent[]>;
   readAll(options?: ReadAllOptions): AsyncIterable<readonly StoredEvent[]>;
   /** Every stream with its last revision, in order of creation. */

@@ -51,11 +51,13 @@ import * as nodePath from 'node:path';
 import { createWriter, EncodedEvent, Writer } from './writer';
 import Database from 'better-sqlite3';
 import { LedgerError, ledgerError } from '../../errors';
+import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
   EventStore,
   ExpectedRevision,
   pageSizeOf,
+  ProjectionStore,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -68,7 +70,9 @@ import {
   FileInspection,
   inspectFile,
   messageOf,
+  PROJECTION_SQL,
   REQUIRED_OBJECTS,
+  REQUIRED_OBJECTS_V1,
   SCHEMA_V1_SQL,
   SQL,
   SQLITE_APPLICATION_ID,
@@ -190,6 +194,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       db.pragma('cache_size = -65536');
       db.pragma('temp_store = MEMORY');
       if (isNew) initialiseIfEmpty(db, file);
+      else upgradeIfOlder(db, file);
     }
     checkLedger(db, file);
     const writer = readonly ? null : createWriter(db);
@@ -271,6 +276,7 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
     const objects = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
     if (applicationId === 0 && version === 0 && objects === 0) {
       db.exec(SCHEMA_V1_SQL);
+      db.exec(PROJECTION_SQL);
       const meta = db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
       meta.run('schema_version', String(SQLITE_SCHEMA_VERSION));
       meta.run('created_by', 'lineage-ledger');
@@ -285,6 +291,26 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
   }
 }
 
+/**
+ * Brings a store of an older schema version up to date, in one write transaction:
+ * version 1 → 2 adds the projection tables (filled from the events on the first read).
+ */
+function upgradeIfOlder(db: Database.Database, file: string): void {
+  if ((db.pragma('user_version', { simple: true }) as number) !== 1) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    if ((db.pragma('user_version', { simple: true }) as number) === 1 && (db.pragma('application_id', { simple: true }) as number) === SQLITE_APPLICATION_ID) {
+      db.exec(PROJECTION_SQL);
+      db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'").run(String(SQLITE_SCHEMA_VERSION));
+      db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+    }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw translateError(e, file, 'upgrading the store to schema version 2');
+  }
+}
+
 /** Confirms that an open database is a ledger this library can read (no writes). */
 function checkLedger(db: Database.Database, file: string): void {
   const applicationId = db.pragma('application_id', { simple: true }) as number;
@@ -293,10 +319,11 @@ function checkLedger(db: Database.Database, file: string): void {
   }
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SQLITE_SCHEMA_VERSION) throw versionUnsupported(file, version);
+  const required = version === 1 ? REQUIRED_OBJECTS_V1 : REQUIRED_OBJECTS;
   const present = new Set(
-    (db.prepare(`SELECT name FROM sqlite_master WHERE name IN (${REQUIRED_OBJECTS.map(() => '?').join(', ')})`).pluck().all(...REQUIRED_OBJECTS) as string[]),
+    (db.prepare(`SELECT name FROM sqlite_master WHERE name IN (${required.map(() => '?').join(', ')})`).pluck().all(...required) as string[]),
   );
-  const missing = REQUIRED_OBJECTS.filter((n) => !present.has(n));
+  const missing = required.filter((n) => !present.has(n));
   if (version < 1 || missing.length > 0) {
     throw ledgerError('STORE_CORRUPT', `${file}: the store file is damaged: schema version ${version}, missing ${missing.join(', ') || 'nothing'}`, {
       path: file,
@@ -341,6 +368,8 @@ export class SqliteEventStore implements EventStore {
   private closing = false;
   private readonly listeners = new Set<StoreListener>();
   private readonly counters = { commits: 0, appends: 0, failedAppends: 0, events: 0, largestBatch: 0 };
+  /** The persisted run projections of this file (null for a version-1 file opened read-only, which has no projection tables). */
+  readonly projections: ProjectionStore | null;
 
   /** @internal Use openSqliteStore. */
   constructor(db: Database.Database, path: string, readonly: boolean, writer: Writer | null) {
@@ -360,6 +389,8 @@ export class SqliteEventStore implements EventStore {
       readAll: p(SQL.readAll, true, true),
       listStreams: p(SQL.listStreams, false, true),
     };
+    const hasProjection = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
+    this.projections = hasProjection ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
   }
 
   get stats(): SqliteStoreStats {
@@ -636,3 +667,149 @@ function encodeEvent(e: ProposedEvent, index: number, streamId: string): Encoded
   return { eventId: e.eventId, type: e.type, data, metadata };
 }
 
+
+/**
+ * The projection tables of a SQLite store (schema in schema.ts, format in
+ * src/projections/persisted.ts). Reads use the main connection; catch-up writes
+ * take the write lock like appends do.
+ */
+class SqliteProjectionStore implements ProjectionStore {
+  private readonly s: Record<
+    | 'run'
+    | 'insertRun'
+    | 'updateRun'
+    | 'dropRun'
+    | 'drop'
+    | 'upsert'
+    | 'delete'
+    | 'get'
+    | 'has'
+    | 'count'
+    | 'page'
+    | 'firstByKey'
+    | 'pageByKey'
+    | 'begin'
+    | 'revision'
+    | 'commit'
+    | 'rollback',
+    Statement
+  >;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+    private readonly readonly: boolean,
+    private readonly assertOpen: () => void,
+  ) {
+    const p = (sql: string): Statement => db.prepare(sql);
+    this.s = {
+      run: p(SQL.projectionRun).raw(true),
+      insertRun: p(SQL.insertProjectionRun),
+      updateRun: p(SQL.updateProjectionRun),
+      dropRun: p(SQL.dropProjectionRun),
+      drop: p(SQL.dropProjection),
+      upsert: p(SQL.upsertProjection),
+      delete: p(SQL.deleteProjection),
+      get: p(SQL.projectionGet).pluck(),
+      has: p(SQL.projectionHas).pluck(),
+      count: p(SQL.projectionCount).pluck(),
+      page: p(SQL.projectionPage).raw(true),
+      firstByKey: p(SQL.projectionFirstByKey).raw(true),
+      pageByKey: p(SQL.projectionPageByKey).raw(true),
+      begin: p(SQL.begin),
+      revision: p(SQL.streamRevision).pluck(),
+      commit: p(SQL.commit),
+      rollback: p(SQL.rollback),
+    };
+  }
+
+  private runRow(streamId: string): [number, number, string | null] | undefined {
+    this.assertOpen();
+    return this.s.run.get(streamId) as [number, number, string | null] | undefined;
+  }
+
+  open(streamId: string): StoredProjection {
+    try {
+      const row = this.runRow(streamId);
+      return { version: row?.[1] ?? -1, recordedAt: row?.[2] ?? null, tables: this.tables(streamId, row?.[0] ?? null) };
+    } catch (e) {
+      throw translateError(e, this.path, 'reading a projection');
+    }
+  }
+
+  /** Tables of one run; a run whose projection row does not exist yet is looked up again until it does. */
+  private tables(streamId: string, known: number | null): ProjectionTables {
+    let runKey = known;
+    const key = (): number | null => {
+      if (runKey === null) runKey = this.runRow(streamId)?.[0] ?? null;
+      return runKey;
+    };
+    const guard = <T>(doing: string, fn: (k: number) => T, none: T): T => {
+      this.assertOpen();
+      const k = key();
+      if (k === null) return none;
+      try {
+        return fn(k);
+      } catch (e) {
+        throw translateError(e, this.path, doing);
+      }
+    };
+    const s = this.s;
+    type Row = readonly [number, string | number, string];
+    return {
+      get: (map, k) => guard('reading a projection', (r) => s.get.get(r, map, k) as string | undefined, undefined),
+      has: (map, k) => guard('reading a projection', (r) => s.has.get(r, map, k) !== undefined, false),
+      count: (map) => guard('reading a projection', (r) => s.count.get(r, map) as number, 0),
+      page: (map, after, limit) => guard('reading a projection', (r) => s.page.all(r, map, after, limit) as Row[], [] as Row[]),
+      pageByKey: (map, after, limit) =>
+        guard('reading a projection', (r) => (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, after, limit)) as Row[], [] as Row[]),
+    };
+  }
+
+  write(streamId: string, delta: ProjectionDelta): void {
+    this.assertOpen();
+    if (this.readonly) throw ledgerError('READ_ONLY', `${this.path}: the store was opened read-only; its projection cannot be brought up to date`, { path: this.path, streamId });
+    try {
+      this.s.begin.run();
+      try {
+        const row = this.runRow(streamId);
+        const version = row?.[1] ?? -1;
+        if (version !== delta.fromVersion) {
+          throw ledgerError('CONCURRENCY_CONFLICT', `projection of ${streamId} is at ${version}, not ${delta.fromVersion}`, { streamId, expected: delta.fromVersion, actual: version });
+        }
+        const revision = this.s.revision.get(streamId) as number | undefined;
+        if (revision === undefined || delta.toVersion > revision) {
+          throw ledgerError('INVALID_INPUT', `projection of ${streamId}: seq ${delta.toVersion} is past the stream's last event (${String(revision)})`, { streamId });
+        }
+        const runKey = row?.[0] ?? Number(this.s.insertRun.run(streamId).lastInsertRowid);
+        for (const [map, key, value] of delta.entries) {
+          if (value === null) this.s.delete.run(runKey, map, key);
+          else this.s.upsert.run(runKey, map, key, value);
+        }
+        this.s.updateRun.run(delta.toVersion, delta.recordedAt, runKey);
+        this.s.commit.run();
+      } catch (e) {
+        if (this.db.inTransaction) this.s.rollback.run();
+        throw e;
+      }
+    } catch (e) {
+      throw translateError(e, this.path, 'writing a projection');
+    }
+  }
+
+  drop(streamId: string): void {
+    this.assertOpen();
+    if (this.readonly) throw ledgerError('READ_ONLY', `${this.path}: the store was opened read-only`, { path: this.path, streamId });
+    try {
+      const row = this.runRow(streamId);
+      if (row === undefined) return;
+      this.s.begin.run();
+      this.s.drop.run(row[0]);
+      this.s.dropRun.run(row[0]);
+      this.s.commit.run();
+    } catch (e) {
+      if (this.db.inTransaction) this.s.rollback.run();
+      throw translateError(e, this.path, 'dropping a projection');
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { isLedgerError, LedgerError, ledgerError } from '../../errors';
 export const SQLITE_APPLICATION_ID = 0x4c4c4447;
 
 /** Schema version written by (and the newest understood by) this library. Kept in `PRAGMA user_version` and `ledger_meta`. */
-export const SQLITE_SCHEMA_VERSION = 1;
+export const SQLITE_SCHEMA_VERSION = 2;
 
 /** Tables of schema version 1. The unique index events_by_stream also serves reads by stream. */
 export const SCHEMA_V1_SQL = `
@@ -41,6 +41,31 @@ CREATE TABLE streams (
 CREATE INDEX streams_by_creation ON streams (created_position);
 `;
 
+/**
+ * Added by schema version 2: the persisted run projection (src/projections/persisted.ts).
+ * One row per projected stream with the seq folded in so far, and one row per entry of
+ * each projection collection, unique by (run, map, key) and kept in insertion order (`id`).
+ * `key` has no declared type, so numbers stay numbers and text stays text.
+ * Everything here can be deleted: it is rebuilt from the events on the next read.
+ */
+export const PROJECTION_SQL = `
+CREATE TABLE projection_runs (
+  run_key     INTEGER PRIMARY KEY,
+  stream_id   TEXT    NOT NULL UNIQUE,
+  version     INTEGER NOT NULL,
+  recorded_at TEXT
+);
+CREATE TABLE projection (
+  id      INTEGER PRIMARY KEY,
+  run_key INTEGER NOT NULL,
+  map     INTEGER NOT NULL,
+  key             NOT NULL,
+  value   TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX projection_by_key ON projection (run_key, map, key);
+CREATE INDEX projection_by_order ON projection (run_key, map);
+`;
+
 /** Tables (and indexes) a store of the current schema version must have. */
 export const REQUIRED_OBJECTS: readonly string[] = [
   'ledger_meta',
@@ -49,7 +74,14 @@ export const REQUIRED_OBJECTS: readonly string[] = [
   'events_by_stream',
   'events_by_event_id',
   'streams_by_creation',
+  'projection_runs',
+  'projection',
+  'projection_by_key',
+  'projection_by_order',
 ];
+
+/** Objects of schema version 1 (a version-1 file opened read-only has no projection tables). */
+export const REQUIRED_OBJECTS_V1: readonly string[] = REQUIRED_OBJECTS.slice(0, 6);
 
 const EVENT_COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata';
 
@@ -71,6 +103,20 @@ export const SQL = {
   readStream: `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
   readAll: `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
   listStreams: 'SELECT stream_id, revision FROM streams ORDER BY created_position',
+  projectionRun: 'SELECT run_key, version, recorded_at FROM projection_runs WHERE stream_id = ?',
+  insertProjectionRun: 'INSERT INTO projection_runs (stream_id, version, recorded_at) VALUES (?, -1, NULL)',
+  updateProjectionRun: 'UPDATE projection_runs SET version = ?, recorded_at = ? WHERE run_key = ?',
+  dropProjectionRun: 'DELETE FROM projection_runs WHERE run_key = ?',
+  dropProjection: 'DELETE FROM projection WHERE run_key = ?',
+  upsertProjection:
+    'INSERT INTO projection (run_key, map, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (run_key, map, key) DO UPDATE SET value = excluded.value',
+  deleteProjection: 'DELETE FROM projection WHERE run_key = ? AND map = ? AND key = ?',
+  projectionGet: 'SELECT value FROM projection WHERE run_key = ? AND map = ? AND key = ?',
+  projectionHas: 'SELECT 1 FROM projection WHERE run_key = ? AND map = ? AND key = ?',
+  projectionCount: 'SELECT count(*) FROM projection WHERE run_key = ? AND map = ?',
+  projectionPage: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND id > ? ORDER BY id LIMIT ?',
+  projectionFirstByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? ORDER BY key LIMIT ?',
+  projectionPageByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key > ? ORDER BY key LIMIT ?',
 } as const;
 
 // ---------------------------------------------------------------------------------------------

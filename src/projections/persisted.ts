@@ -1,0 +1,572 @@
+/**
+ * The persisted run projection: the same RunState the fold updates, but its
+ * collections live in tables beside the events (see ProjectionTables) and only a
+ * bounded part of them is held in memory.
+ *
+ * Every collection of RunState is one of:
+ * - a ResidentMap / ResidentSet: small or "in play" (the graph, secret and
+ *   preflight records, tokens without a terminal outcome, open states); loaded
+ *   whole when the projection is opened and kept in memory;
+ * - a PersistedMap: everything that grows with the run (rows, tokens, states,
+ *   calls, outcomes and their indexes). Reads go to a bounded cache, then to the
+ *   table; the cache never holds more than a few thousand entries per map.
+ *
+ * Writes: while the fold applies an append's events, the tracker notes every
+ * entry the fold set, deleted or read for writing (the fold updates entities in
+ * place). `collect()` serialises exactly those entries, as they are after this
+ * append, into a ProjectionDelta. Once the append is acknowledged by the store,
+ * its delta joins a DeferredProjection, which merges the deltas of consecutive
+ * acknowledged appends (an entry written by several appends is written once, with
+ * its last value) and writes them in one transaction, recording the seq they bring
+ * the tables to. Until then the entries stay pinned in memory (a later command
+ * must see them and the tables do not have them yet); `committed()` unpins them.
+ *
+ * The tables therefore never hold a fact whose event is not stored, and lag the
+ * events by at most one unflushed window: whoever opens the projection folds the
+ * events after its recorded seq first (Ledger.openProjection). One fold, one
+ * source of truth for how an event changes state.
+ */
+import type { Anomaly, RunState } from './state';
+import { emptyRunState } from './state';
+
+/** One change to a projection table: a JSON value, or null to delete the entry. */
+export type ProjectionEntry = readonly [map: number, key: string | number, value: string | null];
+
+/** The projection changes of one append (or of a catch-up step): from the state at `fromVersion` to `toVersion`. */
+export interface ProjectionDelta {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly recordedAt: string | null;
+  readonly entries: readonly ProjectionEntry[];
+}
+
+/** One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order. */
+export interface ProjectionTables {
+  get(map: number, key: string | number): string | undefined;
+  has(map: number, key: string | number): boolean;
+  count(map: number): number;
+  /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
+  page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key > `after` (null: from the first), in key order. */
+  pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+}
+
+/** A store's persisted projection of one run, as found when opened. */
+export interface StoredProjection {
+  /** seq of the last event folded into the tables; -1 when none. */
+  readonly version: number;
+  readonly recordedAt: string | null;
+  readonly tables: ProjectionTables;
+}
+
+/** The collections of RunState, each with the fixed number of its table (never renumber: files keep them). */
+const COLLECTIONS = {
+  nodes: { id: 1, resident: true },
+  edges: { id: 2, resident: true },
+  edgeByLabel: { id: 3, resident: true },
+  operations: { id: 4, resident: false },
+  calls: { id: 5, resident: false },
+  callsByState: { id: 6, resident: false },
+  callsByOperation: { id: 7, resident: false },
+  rows: { id: 8, resident: false },
+  rowByIndex: { id: 9, resident: false },
+  tokens: { id: 10, resident: false },
+  tokensByRow: { id: 11, resident: false },
+  parents: { id: 12, resident: false },
+  children: { id: 13, resident: false },
+  groups: { id: 14, resident: false },
+  outcomes: { id: 15, resident: false },
+  outcomesByToken: { id: 16, resident: false },
+  terminalOutcome: { id: 17, resident: false },
+  unfinishedTokens: { id: 18, resident: true },
+  nodeStates: { id: 19, resident: false },
+  statesByToken: { id: 20, resident: false },
+  unfinishedStates: { id: 21, resident: true },
+  routingEvents: { id: 22, resident: false },
+  routingByState: { id: 23, resident: false },
+  batches: { id: 24, resident: false },
+  batchMembers: { id: 25, resident: false },
+  batchOutputs: { id: 26, resident: false },
+  batchesByToken: { id: 27, resident: false },
+  artifacts: { id: 28, resident: false },
+  artifactsByState: { id: 29, resident: false },
+  validationErrors: { id: 30, resident: false },
+  validationErrorsByHash: { id: 31, resident: false },
+  transformErrors: { id: 32, resident: false },
+  transformErrorsByToken: { id: 33, resident: false },
+  secretResolutions: { id: 34, resident: true },
+  preflightResults: { id: 35, resident: true },
+  checkpoints: { id: 36, resident: false },
+} as const;
+
+type CollectionName = keyof typeof COLLECTIONS;
+/** Table 0 holds the run record (key 'run') and the anomalies (key 'anomaly:<n>'). */
+const META = 0;
+const SET_MEMBER = '1';
+/** Events after which the run record is written again. */
+const RUN_EVENTS = new Set(['RunStarted', 'RunStatusChanged', 'RunCompleted', 'ExportStatusChanged', 'SourceFieldResolutionRecorded', 'RunContractLocked']);
+
+/** How many entries each persisted map keeps cached per generation (two generations). */
+export const DEFAULT_CACHE_ENTRIES = 4096;
+
+interface Tracked {
+  readonly id: number;
+  /** Serialises the entry's current value (null: deleted) and pins it under `ticket`. */
+  take(key: unknown, ticket: number): string | null;
+  /** The append holding `ticket` is committed: unpin what it pinned (unless a later append pinned it again). */
+  release(key: unknown, ticket: number): void;
+}
+
+/** Notes which entries the fold touches while an append is being folded. */
+export class ProjectionTracker {
+  active = false;
+  private touched: Array<[Tracked, unknown]> = [];
+  private readonly seen = new Set<string>();
+  private readonly pinnedBy = new Map<number, Array<[Tracked, unknown]>>();
+  private nextTicket = 1;
+  private anomaliesWritten: number;
+  private runTouched = false;
+
+  constructor(private readonly state: RunState) {
+    this.anomaliesWritten = state.anomalies.length;
+  }
+
+  /** Everything now in the state is already in the tables (called once the projection is loaded). */
+  markLoaded(): void {
+    this.anomaliesWritten = this.state.anomalies.length;
+  }
+
+  touch(c: Tracked, key: unknown): void {
+    const id = `${c.id}\u0000${typeof key}\u0000${String(key)}`;
+    if (this.seen.has(id)) return;
+    this.seen.add(id);
+    this.touched.push([c, key]);
+  }
+
+  /** Notes the event types being folded (the run record is rewritten only after run-level events). */
+  noteEvent(type: string): void {
+    if (RUN_EVENTS.has(type)) this.runTouched = true;
+  }
+
+  /** The delta of everything touched since the last collect; pins it under a new ticket (returned with it). */
+  collect(fromVersion: number): { delta: ProjectionDelta; ticket: number } {
+    const ticket = this.nextTicket++;
+    const entries: ProjectionEntry[] = [];
+    for (const [c, key] of this.touched) entries.push([c.id, key as string | number, c.take(key, ticket)]);
+    this.pinnedBy.set(ticket, this.touched);
+    this.touched = [];
+    this.seen.clear();
+    if (this.runTouched && this.state.run !== null) entries.push([META, 'run', JSON.stringify(this.state.run)]);
+    this.runTouched = false;
+    const anomalies = this.state.anomalies;
+    for (; this.anomaliesWritten < anomalies.length; this.anomaliesWritten++) {
+      entries.push([META, `anomaly:${this.anomaliesWritten}`, JSON.stringify(anomalies[this.anomaliesWritten])]);
+    }
+    return { delta: { fromVersion, toVersion: this.state.version, recordedAt: this.state.lastRecordedAt, entries }, ticket };
+  }
+
+  /** The append of `ticket` is on disk: its entries can be evicted. */
+  committed(ticket: number): void {
+    const list = this.pinnedBy.get(ticket);
+    if (list === undefined) return;
+    this.pinnedBy.delete(ticket);
+    for (const [c, key] of list) c.release(key, ticket);
+  }
+}
+
+const UNCOLLECTED = Number.POSITIVE_INFINITY;
+const DELETED: unique symbol = Symbol('deleted');
+
+/** A map kept whole in memory whose changes are tracked for the tables. */
+export class ResidentMap<K, V> extends Map<K, V> implements Tracked {
+  constructor(
+    readonly id: number,
+    private readonly tracker: ProjectionTracker | null,
+  ) {
+    super();
+  }
+  override get(key: K): V | undefined {
+    const v = super.get(key);
+    if (v !== undefined && this.tracker?.active === true) this.tracker.touch(this, key);
+    return v;
+  }
+  override set(key: K, value: V): this {
+    super.set(key, value);
+    if (this.tracker?.active === true) this.tracker.touch(this, key);
+    return this;
+  }
+  override delete(key: K): boolean {
+    const had = super.delete(key);
+    if (had && this.tracker?.active === true) this.tracker.touch(this, key);
+    return had;
+  }
+  /** @internal loads an entry without tracking it. */
+  load(key: K, value: V): void {
+    super.set(key, value);
+  }
+  take(key: unknown): string | null {
+    const v = super.get(key as K);
+    return v === undefined ? null : JSON.stringify(v);
+  }
+  release(): void {}
+}
+
+/** A set kept whole in memory whose changes are tracked for the tables. */
+export class ResidentSet<K> extends Set<K> implements Tracked {
+  constructor(
+    readonly id: number,
+    private readonly tracker: ProjectionTracker | null,
+  ) {
+    super();
+  }
+  override add(key: K): this {
+    super.add(key);
+    if (this.tracker?.active === true) this.tracker.touch(this, key);
+    return this;
+  }
+  override delete(key: K): boolean {
+    const had = super.delete(key);
+    if (had && this.tracker?.active === true) this.tracker.touch(this, key);
+    return had;
+  }
+  /** @internal */
+  load(key: K): void {
+    super.add(key);
+  }
+  take(key: unknown): string | null {
+    return super.has(key as K) ? SET_MEMBER : null;
+  }
+  release(): void {}
+}
+
+interface Pinned<V> {
+  value: V | typeof DELETED;
+  ticket: number;
+}
+
+/**
+ * A map whose entries live in a projection table. Holds in memory only the entries
+ * pinned by appends not yet committed and a two-generation cache of recent ones.
+ */
+export class PersistedMap<K extends string | number, V> extends Map<K, V> implements Tracked {
+  private readonly pinned = new Map<K, Pinned<V>>();
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
+  /** Keys the table was asked for and did not have (each new id is asked for more than once). */
+  private absentYoung = new Set<K>();
+  private absentOld = new Set<K>();
+
+  constructor(
+    readonly id: number,
+    private readonly tables: ProjectionTables,
+    private readonly tracker: ProjectionTracker | null,
+    private readonly cacheEntries: number = DEFAULT_CACHE_ENTRIES,
+  ) {
+    super();
+  }
+
+  private cached(key: K): V | undefined {
+    let v = this.young.get(key);
+    if (v !== undefined) return v;
+    v = this.old.get(key);
+    if (v !== undefined) {
+      this.old.delete(key);
+      this.remember(key, v);
+      return v;
+    }
+    if (this.isAbsent(key)) return undefined;
+    const json = this.tables.get(this.id, key);
+    if (json === undefined) {
+      this.noteAbsent(key);
+      return undefined;
+    }
+    v = JSON.parse(json) as V;
+    this.remember(key, v);
+    return v;
+  }
+
+  private isAbsent(key: K): boolean {
+    return this.absentYoung.has(key) || this.absentOld.has(key);
+  }
+
+  private noteAbsent(key: K): void {
+    if (this.absentYoung.size >= this.cacheEntries) {
+      this.absentOld = this.absentYoung;
+      this.absentYoung = new Set();
+    }
+    this.absentYoung.add(key);
+  }
+
+  private remember(key: K, v: V): void {
+    if (this.young.size >= this.cacheEntries) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, v);
+  }
+
+  override get(key: K): V | undefined {
+    const p = this.pinned.get(key);
+    if (p !== undefined) {
+      if (this.tracker?.active === true) this.tracker.touch(this, key);
+      return p.value === DELETED ? undefined : p.value;
+    }
+    const v = this.cached(key);
+    if (v !== undefined && this.tracker?.active === true) {
+      // the fold may change it in place: it must reach the table with this append
+      this.pinned.set(key, { value: v, ticket: UNCOLLECTED });
+      this.young.delete(key);
+      this.old.delete(key);
+      this.tracker.touch(this, key);
+    }
+    return v;
+  }
+
+  override has(key: K): boolean {
+    const p = this.pinned.get(key);
+    if (p !== undefined) return p.value !== DELETED;
+    if (this.young.has(key) || this.old.has(key)) return true;
+    if (this.isAbsent(key)) return false;
+    if (this.tables.has(this.id, key)) return true;
+    this.noteAbsent(key);
+    return false;
+  }
+
+  override set(key: K, value: V): this {
+    this.assertTracking('set');
+    this.pinned.set(key, { value, ticket: UNCOLLECTED });
+    this.young.delete(key);
+    this.old.delete(key);
+    this.absentYoung.delete(key);
+    this.absentOld.delete(key);
+    this.tracker!.touch(this, key);
+    return this;
+  }
+
+  override delete(key: K): boolean {
+    this.assertTracking('delete');
+    const had = this.has(key);
+    if (!had) return false;
+    this.pinned.set(key, { value: DELETED, ticket: UNCOLLECTED });
+    this.young.delete(key);
+    this.old.delete(key);
+    this.tracker!.touch(this, key);
+    return true;
+  }
+
+  override clear(): void {
+    throw new Error('a persisted projection map cannot be cleared');
+  }
+
+  private assertTracking(op: string): void {
+    if (this.tracker?.active !== true) throw new Error(`persisted projection map ${this.id}: ${op} outside the fold`);
+  }
+
+  take(key: unknown, ticket: number): string | null {
+    const p = this.pinned.get(key as K);
+    if (p === undefined) throw new Error(`persisted projection map ${this.id}: entry to write is not pinned`);
+    p.ticket = ticket;
+    return p.value === DELETED ? null : JSON.stringify(p.value);
+  }
+
+  release(key: unknown, ticket: number): void {
+    const p = this.pinned.get(key as K);
+    if (p === undefined || p.ticket !== ticket) return;
+    this.pinned.delete(key as K);
+    if (p.value !== DELETED) this.remember(key as K, p.value);
+    else this.noteAbsent(key as K);
+  }
+
+  override get size(): number {
+    let n = this.tables.count(this.id);
+    for (const [key, p] of this.pinned) n += (p.value === DELETED ? 0 : 1) - (this.tables.has(this.id, key) ? 1 : 0);
+    return n;
+  }
+
+  /** Entries in insertion order (pinned new entries last), read from the table a page at a time. */
+  override *entries(): MapIterator<[K, V]> {
+    yield* this.scan((after, limit) => this.tables.page(this.id, after, limit), (row) => row[0]);
+  }
+
+  /** Entries in key order (numbers ascending), read a page at a time; pinned entries are merged in. */
+  *entriesByKey(): Generator<[K, V]> {
+    const pinned = [...this.pinned.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let pi = 0;
+    const seen = new Set<K>();
+    let after: string | number | null = null;
+    for (;;) {
+      const page = this.tables.pageByKey(this.id, after, 1000);
+      for (const [, key, json] of page) {
+        const k = key as K;
+        while (pi < pinned.length && pinned[pi]![0] < k) {
+          const [pk, p] = pinned[pi++]!;
+          if (p.value !== DELETED && !seen.has(pk)) yield [pk, p.value];
+        }
+        const p = this.pinned.get(k);
+        seen.add(k);
+        if (p !== undefined) {
+          if (p.value !== DELETED) yield [k, p.value];
+        } else yield [k, (this.young.get(k) ?? this.old.get(k) ?? JSON.parse(json)) as V];
+        after = key;
+      }
+      if (page.length < 1000) break;
+    }
+    for (; pi < pinned.length; pi++) {
+      const [pk, p] = pinned[pi]!;
+      if (p.value !== DELETED && !seen.has(pk)) yield [pk, p.value];
+    }
+  }
+
+  private *scan(
+    fetch: (after: number, limit: number) => ReadonlyArray<readonly [number, string | number, string]>,
+    cursorOf: (row: readonly [number, string | number, string]) => number,
+  ): Generator<[K, V]> {
+    const fromTable = this.pinned.size > 0 ? new Set<K>() : null;
+    let after = 0;
+    for (;;) {
+      const page = fetch(after, 1000);
+      for (const row of page) {
+        const k = row[1] as K;
+        const p = this.pinned.get(k);
+        if (p !== undefined) {
+          fromTable?.add(k);
+          if (p.value !== DELETED) yield [k, p.value];
+        } else yield [k, (this.young.get(k) ?? this.old.get(k) ?? JSON.parse(row[2])) as V];
+        after = cursorOf(row);
+      }
+      if (page.length < 1000) break;
+    }
+    if (fromTable !== null) for (const [k, p] of this.pinned) if (!fromTable.has(k) && p.value !== DELETED) yield [k, p.value];
+  }
+
+  override *keys(): MapIterator<K> {
+    for (const [k] of this.entries()) yield k;
+  }
+  override *values(): MapIterator<V> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  override [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+  override forEach(fn: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) fn.call(thisArg, v, k, this);
+  }
+}
+
+/** Entries merged per projection write of a recording run (about 50-100 rows of the reference workload). */
+export const DEFAULT_FLUSH_ENTRIES = 16384;
+
+/**
+ * The acknowledged appends of one run handle whose projection changes are not in the
+ * tables yet, merged, and written once `flushEntries` entries have gathered (or on
+ * `flush()`). `write` stores one delta in one transaction.
+ */
+export class DeferredProjection {
+  private merged = new Map<string, ProjectionEntry>();
+  private tickets: number[] = [];
+  private from: number;
+  private to: number;
+  private recordedAt: string | null = null;
+
+  constructor(
+    private readonly tracker: ProjectionTracker,
+    private readonly write: (delta: ProjectionDelta) => void,
+    version: number,
+    private readonly flushEntries: number = DEFAULT_FLUSH_ENTRIES,
+  ) {
+    this.from = version;
+    this.to = version;
+  }
+
+  /** Entries gathered and not yet written. */
+  get pending(): number {
+    return this.merged.size;
+  }
+
+  /** The append of `delta` is stored: its changes join the next write (deltas arrive in append order). */
+  acknowledged(delta: ProjectionDelta, ticket: number): void {
+    if (delta.fromVersion !== this.to) throw new Error(`projection delta from ${delta.fromVersion} does not follow ${this.to}`);
+    for (const e of delta.entries) this.merged.set(`${e[0]}\u0000${typeof e[1]}\u0000${e[1]}`, e);
+    this.to = delta.toVersion;
+    this.recordedAt = delta.recordedAt;
+    this.tickets.push(ticket);
+    if (this.merged.size >= this.flushEntries) this.flush();
+  }
+
+  /** Writes what has gathered (nothing when nothing has). */
+  flush(): void {
+    if (this.to === this.from) return;
+    this.write({ fromVersion: this.from, toVersion: this.to, recordedAt: this.recordedAt, entries: [...this.merged.values()] });
+    for (const t of this.tickets) this.tracker.committed(t);
+    this.merged = new Map();
+    this.tickets = [];
+    this.from = this.to;
+  }
+}
+
+/** A projection: the state, and (when it is persisted) the tracker whose deltas go with each append. */
+export interface PersistedRunState {
+  readonly state: RunState;
+  readonly tracker: ProjectionTracker;
+}
+
+/**
+ * Opens the persisted projection of a run: resident collections are loaded whole,
+ * the others read through. The state's `version` is the tables' version.
+ */
+export function openPersistedState(runId: string, stored: StoredProjection, options: { cacheEntries?: number } = {}): PersistedRunState {
+  const state = emptyRunState(runId);
+  const tracker = new ProjectionTracker(state);
+  const target = state as unknown as Record<CollectionName, unknown>;
+  for (const name of Object.keys(COLLECTIONS) as CollectionName[]) {
+    const { id, resident } = COLLECTIONS[name];
+    const isSet = state[name] instanceof Set;
+    if (resident) {
+      const c = isSet ? new ResidentSet<unknown>(id, tracker) : new ResidentMap<unknown, unknown>(id, tracker);
+      for (const [key, json] of allEntries(stored.tables, id)) {
+        if (c instanceof ResidentSet) c.load(key);
+        else c.load(key, JSON.parse(json));
+      }
+      target[name] = c;
+    } else {
+      if (isSet) throw new Error(`collection ${name} is a set and must be resident`);
+      target[name] = new PersistedMap(id, stored.tables, tracker, options.cacheEntries);
+    }
+  }
+  const run = stored.tables.get(META, 'run');
+  state.run = run === undefined ? null : (JSON.parse(run) as RunState['run']);
+  const anomalies: Anomaly[] = [];
+  for (let k = 0; ; k++) {
+    const a = stored.tables.get(META, `anomaly:${k}`);
+    if (a === undefined) break;
+    anomalies.push(JSON.parse(a) as Anomaly);
+  }
+  state.anomalies.push(...anomalies);
+  state.version = stored.version;
+  state.lastRecordedAt = stored.recordedAt;
+  tracker.markLoaded();
+  return { state, tracker };
+}
+
+function* allEntries(tables: ProjectionTables, map: number): Generator<[string | number, string]> {
+  let after = 0;
+  for (;;) {
+    const page = tables.page(map, after, 1000);
+    for (const [ordinal, key, json] of page) {
+      yield [key, json];
+      after = ordinal;
+    }
+    if (page.length < 1000) return;
+  }
+}
+
+/** Entries of a map in key order: by the table's index when persisted, else sorted in memory. */
+export function entriesByKey<K extends string | number, V>(map: Map<K, V>): Iterable<[K, V]> {
+  if (map instanceof PersistedMap) return map.entriesByKey();
+  return [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** Whether a state's collections are read from tables (as opposed to held whole in memory). */
+export function isPersistedState(state: RunState): boolean {
+  return state.rows instanceof PersistedMap;
+}
