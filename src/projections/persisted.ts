@@ -107,7 +107,7 @@ const SET_MEMBER = '1';
 const RUN_EVENTS = new Set(['RunStarted', 'RunStatusChanged', 'RunCompleted', 'ExportStatusChanged', 'SourceFieldResolutionRecorded', 'RunContractLocked']);
 
 /** How many entries each persisted map keeps cached per generation (two generations). */
-export const DEFAULT_CACHE_ENTRIES = 4096;
+export const DEFAULT_CACHE_ENTRIES = 1024;
 
 interface Tracked {
   readonly id: number;

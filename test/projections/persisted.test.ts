@@ -1,0 +1,194 @@
+/**
+ * The persisted projection (src/projections/persisted.ts) on the SQLite store: whatever path
+ * brought the tables to their state (recording, catch-up after a crash or after writers that
+ * kept no projection, a rebuild, an upgrade from schema version 1), reading them gives exactly
+ * the state that folding the run's events gives, and the same export.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { openLedger, Ledger } from '../../src/ledger';
+import { runRecords } from '../../src/export/records';
+import { isPersistedState, PersistedMap } from '../../src/projections/persisted';
+import type { RunState } from '../../src/projections/state';
+import { runStreamId } from '../../src/events/envelope';
+import { openSqliteStore } from '../../src/store/sqlite';
+import type { EventStore } from '../../src/store/port';
+import { recordReferenceRun } from '../../src/workloads/reference';
+import { recordDemoRun } from '../../src/workloads/demo';
+import { comparable } from './follow-support';
+import { expectLedgerError, makeTempDir, removeDir } from '../store/sqlite/helpers';
+
+let dir: string;
+beforeEach(() => {
+  dir = makeTempDir('ll-proj-');
+});
+afterEach(() => removeDir(dir));
+
+const file = (name = 'l.db'): string => path.join(dir, name);
+
+/** The run's state by folding every event (the as-of path never reads the tables). */
+async function folded(ledger: Ledger, runId: string): Promise<RunState> {
+  const revision = await ledger.store.streamRevision(runStreamId(runId));
+  return ledger.loadRun(runId, { asOf: revision! });
+}
+
+async function expectTablesMatchEvents(ledger: Ledger, runId: string): Promise<void> {
+  const persisted = await ledger.loadRun(runId);
+  expect(isPersistedState(persisted)).toBe(true);
+  const replayed = await folded(ledger, runId);
+  expect(isPersistedState(replayed)).toBe(false);
+  expect(comparable(persisted)).toEqual(comparable(replayed));
+  expect([...runRecords(persisted)]).toEqual([...runRecords(replayed)]);
+}
+
+/** The store, without its projections: a writer that keeps no projection (another tool, an older version). */
+function withoutProjections(store: EventStore): EventStore {
+  return new Proxy(store, { get: (t, p) => (p === 'projections' ? null : Reflect.get(t, p, t)) });
+}
+
+function projectionVersion(db: string, runId: string): number | undefined {
+  const raw = new Database(db, { readonly: true });
+  try {
+    return raw.prepare('SELECT version FROM projection_runs WHERE stream_id = ?').pluck().get(runStreamId(runId)) as number | undefined;
+  } finally {
+    raw.close();
+  }
+}
+
+test('recording with rows in flight: the tables equal the fold of the events, after close and reopen', async () => {
+  let ledger = await openLedger({ store: `sqlite:${file()}` });
+  const { runId } = await recordReferenceRun(ledger, { rows: 300, concurrency: 16 });
+  await ledger.close();
+  ledger = await openLedger({ store: `sqlite:${file()}` });
+  expect(projectionVersion(file(), runId)).toBe(await ledger.store.streamRevision(runStreamId(runId)));
+  await expectTablesMatchEvents(ledger, runId);
+  await ledger.close();
+});
+
+test('the demo run (fork, expand, coalesce, batches, errors, routing) projects exactly', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}` });
+  const demo = await recordDemoRun(ledger);
+  await expectTablesMatchEvents(ledger, demo.runId);
+  const state = await ledger.loadRun(demo.runId);
+  expect(state.tokens).toBeInstanceOf(PersistedMap);
+  await ledger.close();
+});
+
+test('a process that stops without closing leaves the tables behind; the next reader folds only the missing events', async () => {
+  const first = await openLedger({ store: `sqlite:${file()}` });
+  const { runId } = await recordReferenceRun(first, { rows: 400, concurrency: 8, finish: false });
+  // no close: the last window of projection changes was never written, earlier ones were
+  const revision = (await first.store.streamRevision(runStreamId(runId)))!;
+  const before = projectionVersion(file(), runId)!;
+  expect(before).toBeGreaterThan(0);
+  expect(before).toBeLessThan(revision);
+  const second = await openLedger({ store: `sqlite:${file()}` });
+  await expectTablesMatchEvents(second, runId);
+  expect(projectionVersion(file(), runId)).toBe(revision);
+  // the abandoned handle's later flush finds the tables already past it and writes nothing wrong
+  await first.close();
+  await expectTablesMatchEvents(second, runId);
+  await second.close();
+});
+
+test('events written by a writer that keeps no projection are caught up on the next read', async () => {
+  const store = await openSqliteStore(file());
+  const blind = new Ledger(withoutProjections(store));
+  const { runId } = await recordReferenceRun(blind, { rows: 50, concurrency: 4 });
+  expect(projectionVersion(file(), runId)).toBeUndefined();
+  const ledger = new Ledger(store);
+  await expectTablesMatchEvents(ledger, runId);
+  // and a live handle continues recording on the caught-up tables
+  const run = await ledger.openRun(runId);
+  await expect(run.complete({ status: 'completed' })).rejects.toMatchObject({ code: 'RUN_NOT_RUNNING' });
+  await expectTablesMatchEvents(ledger, runId);
+  await ledger.close();
+});
+
+test('rebuildProjection deletes the tables and folds them again from the events', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}` });
+  const { runId } = await recordReferenceRun(ledger, { rows: 40, concurrency: 4 });
+  const raw = new Database(file());
+  raw.prepare("UPDATE projection SET value = '{\"rowId\":\"tampered\"}' WHERE map = 8").run();
+  raw.close();
+  await expect(ledger.explain({ runId, rowIndex: 0 })).rejects.toBeDefined();
+  await ledger.rebuildProjection(runId);
+  await expectTablesMatchEvents(ledger, runId);
+  await ledger.close();
+});
+
+test('a rejected append leaves no fact in the tables; the live handle keeps working after a reopen', async () => {
+  const a = await openLedger({ store: `sqlite:${file()}` });
+  const b = await openLedger({ store: `sqlite:${file()}` });
+  const run = await a.beginRun({ config: { p: 1 } });
+  const node = await run.registerNode({ pluginName: 'src', nodeType: 'source', pluginVersion: '1', determinism: 'deterministic', config: {} });
+  await a.close();
+  // b records on its own handle; a's stale view conflicts
+  const other = await b.openRun(run.runId);
+  await other.createRow({ sourceNodeId: node.nodeId, rowIndex: 0, data: { x: 1 }, withToken: true });
+  const c = await openLedger({ store: `sqlite:${file()}` });
+  const stale = await c.openRun(run.runId);
+  await other.createRow({ sourceNodeId: node.nodeId, rowIndex: 1, data: { x: 2 }, withToken: true });
+  await b.close();
+  await expectLedgerError(stale.createRow({ sourceNodeId: node.nodeId, rowIndex: 7, data: { x: 7 }, withToken: true }), 'CONCURRENCY_CONFLICT');
+  await c.close();
+  const d = await openLedger({ store: `sqlite:${file()}` });
+  const state = await d.loadRun(run.runId);
+  expect([...state.rowByIndex.keys()].sort()).toEqual([0, 1]);
+  await expectTablesMatchEvents(d, run.runId);
+  await d.close();
+});
+
+test('a schema version 1 file is upgraded on a read-write open and its runs projected on first read', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}` });
+  const { runId } = await recordReferenceRun(ledger, { rows: 20, concurrency: 2 });
+  await ledger.close();
+  const raw = new Database(file());
+  raw.exec('DROP TABLE projection; DROP TABLE projection_runs;');
+  raw.prepare("UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'").run();
+  raw.pragma('user_version = 1');
+  raw.close();
+
+  // read-only: nothing is written, the run is folded in memory
+  const bytes = fs.readFileSync(file());
+  const ro = new Ledger(await openSqliteStore(file(), { readonly: true }));
+  const state = await ro.loadRun(runId);
+  expect(isPersistedState(state)).toBe(false);
+  expect(state.rows.size).toBe(20);
+  await ro.close();
+  expect(fs.readFileSync(file()).equals(bytes)).toBe(true);
+
+  const rw = await openLedger({ store: `sqlite:${file()}` });
+  await expectTablesMatchEvents(rw, runId);
+  await rw.close();
+  const check = new Database(file(), { readonly: true });
+  expect(check.pragma('user_version', { simple: true })).toBe(2);
+  check.close();
+});
+
+test('a read-only store whose tables are behind folds the missing part in memory and writes nothing', async () => {
+  const first = await openLedger({ store: `sqlite:${file()}` });
+  const { runId } = await recordReferenceRun(first, { rows: 30, concurrency: 4, finish: false });
+  const revision = (await first.store.streamRevision(runStreamId(runId)))!;
+  await (first.store as unknown as { close(): Promise<void> }).close(); // the store closes; the handle's window is lost
+  expect(projectionVersion(file(), runId) ?? -1).toBeLessThan(revision);
+  const ro = new Ledger(await openSqliteStore(file(), { readonly: true }));
+  const replayed = await folded(ro, runId);
+  expect(comparable(await ro.loadRun(runId))).toEqual(comparable(replayed));
+  await ro.close();
+  expect(projectionVersion(file(), runId) ?? -1).toBeLessThan(revision);
+});
+
+test('the projection store refuses a write that does not continue the tables or runs past the events', async () => {
+  const store = await openSqliteStore(file());
+  const ledger = new Ledger(store);
+  const { runId } = await recordReferenceRun(ledger, { rows: 5 });
+  await ledger.loadRun(runId);
+  const streamId = runStreamId(runId);
+  const at = store.projections!.open(streamId).version;
+  await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at - 1, toVersion: at, recordedAt: null, entries: [] }), 'CONCURRENCY_CONFLICT');
+  await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at, toVersion: at + 5, recordedAt: null, entries: [[8, 'x', '{}']] }), 'INVALID_INPUT');
+  expect(store.projections!.open(streamId).tables.get(8, 'x')).toBeUndefined();
+  await ledger.close();
+});
