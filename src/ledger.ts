@@ -12,7 +12,7 @@ import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput } from './recorder/commands';
 import { decideBeginRun } from './recorder/decide';
 import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
-import { openPersistedState, PersistedRunState } from './projections/persisted';
+import { DeferredProjection, openPersistedState, PersistedRunState } from './projections/persisted';
 import type { EventStore } from './store/port';
 import { openStore } from './store/url';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
@@ -62,8 +62,8 @@ export interface ExportRunOptions extends ReadOptions {
   readonly allowAnomalies?: boolean;
 }
 
-/** Events folded per catch-up step of a persisted projection (one transaction each). */
-const CATCH_UP_EVENTS = 4096;
+/** Entries merged per catch-up write of a persisted projection (one transaction each). */
+const CATCH_UP_ENTRIES = 65536;
 
 let lastNowMs = -1;
 let lastNowIso = '';
@@ -222,16 +222,12 @@ export class Ledger {
     }
   }
 
+  /** Folds the events the tables lack, page by page, writing the merged changes in windows (the recorder's write path). */
   private async catchUp(p: PersistedRunState, streamId: string): Promise<void> {
     const projections = this.store.projections!;
-    let from = p.state.version;
-    const write = (): void => {
-      const { delta, ticket } = p.tracker.collect(from);
-      projections.write(streamId, delta);
-      p.tracker.committed(ticket);
-      from = delta.toVersion;
-    };
-    for await (const page of this.store.readStream(streamId, { fromRevision: from + 1 })) {
+    const deferred = new DeferredProjection(p.tracker, (delta) => projections.write(streamId, delta), p.state.version, CATCH_UP_ENTRIES);
+    for await (const page of this.store.readStream(streamId, { fromRevision: p.state.version + 1 })) {
+      const from = p.state.version;
       p.tracker.active = true;
       try {
         for (const stored of page) {
@@ -242,9 +238,10 @@ export class Ledger {
       } finally {
         p.tracker.active = false;
       }
-      if (p.state.version - from >= CATCH_UP_EVENTS) write();
+      const { delta, ticket } = p.tracker.collect(from);
+      deferred.acknowledged(delta, ticket);
     }
-    if (p.state.version > from) write();
+    deferred.flush();
   }
 
   /**

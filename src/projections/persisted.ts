@@ -115,6 +115,10 @@ interface Tracked {
   take(key: unknown, ticket: number): string | null;
   /** The append holding `ticket` is committed: unpin what it pinned (unless a later append pinned it again). */
   release(key: unknown, ticket: number): void;
+  /** Whether the table already holds `value` for `key` (so the write can be left out); false when unknown. */
+  holds?(key: unknown, value: string | null): boolean;
+  /** The table now holds `value` for `key`. */
+  wrote?(key: unknown, value: string | null): void;
 }
 
 /** Notes which entries the fold touches while an append is being folded. */
@@ -134,6 +138,23 @@ export class ProjectionTracker {
   /** Everything now in the state is already in the tables (called once the projection is loaded). */
   markLoaded(): void {
     this.anomaliesWritten = this.state.anomalies.length;
+  }
+
+  private readonly collections = new Map<number, Tracked>();
+
+  /** @internal */
+  register(c: Tracked): void {
+    this.collections.set(c.id, c);
+  }
+
+  /** Leaves out the entries the tables already hold (a token created and finished inside one window is never written to the unfinished set). */
+  pruneWritten(entries: readonly ProjectionEntry[]): ProjectionEntry[] {
+    return entries.filter((e) => this.collections.get(e[0])?.holds?.(e[1], e[2]) !== true);
+  }
+
+  /** @internal the entries are in the tables. */
+  wrote(entries: readonly ProjectionEntry[]): void {
+    for (const e of entries) this.collections.get(e[0])?.wrote?.(e[1], e[2]);
   }
 
   touch(c: Tracked, key: unknown): void {
@@ -213,11 +234,22 @@ export class ResidentMap<K, V> extends Map<K, V> implements Tracked {
 
 /** A set kept whole in memory whose changes are tracked for the tables. */
 export class ResidentSet<K> extends Set<K> implements Tracked {
+  /** Members as the table holds them (as small as the set: both hold only what is in play). */
+  private readonly stored = new Set<K>();
+
   constructor(
     readonly id: number,
     private readonly tracker: ProjectionTracker | null,
   ) {
     super();
+    tracker?.register(this);
+  }
+  holds(key: unknown, value: string | null): boolean {
+    return this.stored.has(key as K) === (value !== null);
+  }
+  wrote(key: unknown, value: string | null): void {
+    if (value === null) this.stored.delete(key as K);
+    else this.stored.add(key as K);
   }
   override add(key: K): this {
     super.add(key);
@@ -232,6 +264,7 @@ export class ResidentSet<K> extends Set<K> implements Tracked {
   /** @internal */
   load(key: K): void {
     super.add(key);
+    this.stored.add(key);
   }
   take(key: unknown): string | null {
     return super.has(key as K) ? SET_MEMBER : null;
@@ -496,7 +529,9 @@ export class DeferredProjection {
   /** Writes what has gathered (nothing when nothing has). */
   flush(): void {
     if (this.to === this.from) return;
-    this.write({ fromVersion: this.from, toVersion: this.to, recordedAt: this.recordedAt, entries: [...this.merged.values()] });
+    const entries = this.tracker.pruneWritten([...this.merged.values()]);
+    this.write({ fromVersion: this.from, toVersion: this.to, recordedAt: this.recordedAt, entries });
+    this.tracker.wrote(entries);
     for (const t of this.tickets) this.tracker.committed(t);
     this.merged = new Map();
     this.tickets = [];

@@ -740,29 +740,64 @@ class SqliteProjectionStore implements ProjectionStore {
   /** Tables of one run; a run whose projection row does not exist yet is looked up again until it does. */
   private tables(streamId: string, known: number | null): ProjectionTables {
     let runKey = known;
+    const s = this.s;
+    const path = this.path;
     const key = (): number | null => {
+      this.assertOpen();
       if (runKey === null) runKey = this.runRow(streamId)?.[0] ?? null;
       return runKey;
     };
-    const guard = <T>(doing: string, fn: (k: number) => T, none: T): T => {
-      this.assertOpen();
-      const k = key();
-      if (k === null) return none;
-      try {
-        return fn(k);
-      } catch (e) {
-        throw translateError(e, this.path, doing);
-      }
+    const fail = (e: unknown): never => {
+      throw translateError(e, path, 'reading a projection');
     };
-    const s = this.s;
     type Row = readonly [number, string | number, string];
+    // hot paths (every cache miss of the recorder): no closures allocated per call
     return {
-      get: (map, k) => guard('reading a projection', (r) => s.get.get(r, map, k) as string | undefined, undefined),
-      has: (map, k) => guard('reading a projection', (r) => s.has.get(r, map, k) !== undefined, false),
-      count: (map) => guard('reading a projection', (r) => s.count.get(r, map) as number, 0),
-      page: (map, after, limit) => guard('reading a projection', (r) => s.page.all(r, map, after, limit) as Row[], [] as Row[]),
-      pageByKey: (map, after, limit) =>
-        guard('reading a projection', (r) => (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, after, limit)) as Row[], [] as Row[]),
+      get(map, k) {
+        const r = key();
+        if (r === null) return undefined;
+        try {
+          return s.get.get(r, map, k) as string | undefined;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      has(map, k) {
+        const r = key();
+        if (r === null) return false;
+        try {
+          return s.has.get(r, map, k) !== undefined;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      count(map) {
+        const r = key();
+        if (r === null) return 0;
+        try {
+          return s.count.get(r, map) as number;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      page(map, after, limit) {
+        const r = key();
+        if (r === null) return [];
+        try {
+          return s.page.all(r, map, after, limit) as Row[];
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      pageByKey(map, after, limit) {
+        const r = key();
+        if (r === null) return [];
+        try {
+          return (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, after, limit)) as Row[];
+        } catch (e) {
+          return fail(e);
+        }
+      },
     };
   }
 
