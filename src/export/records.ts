@@ -39,7 +39,10 @@ import type { Json } from '../events/codecs';
 import { ENTITY_CODECS, EntityOf, RECORD_TYPES, RecordType } from '../projections/entities';
 import type { RunState } from '../projections/state';
 import type { Row } from '../projections/entities';
-import { entriesByKey } from '../projections/persisted';
+import { entriesByKey, setReadAhead } from '../projections/persisted';
+
+/** Entries read ahead per miss when exporting from persisted tables. */
+const EXPORT_READ_AHEAD = 512;
 
 export type ExportRecord = { readonly record_type: RecordType; readonly run_id: string } & { readonly [field: string]: Json };
 
@@ -77,6 +80,8 @@ function byOrdinal<T extends { ordinal: number }>(a: T, b: T): number {
 export function* runRecords(state: RunState): Generator<ExportRecord> {
   const runId = state.runId;
   if (state.run === null) return;
+  // the walk below follows creation order: read the persisted tables ahead of it
+  setReadAhead(state, EXPORT_READ_AHEAD);
   yield toRecord('run', runId, state.run);
   for (const s of state.secretResolutions.values()) yield toRecord('secret_resolution', runId, s);
   for (const p of state.preflightResults.values()) yield toRecord('preflight_result', runId, p);

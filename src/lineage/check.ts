@@ -332,47 +332,36 @@ function parentIds(state: RunState, tokenId: string): string[] {
 }
 
 /**
- * Which groups list a token, as a parent and as a child. Built once, because
- * groups can be large (a batch of many members). A token is normally in one
- * group on each side, so the first group id is kept plainly and any further
- * ones in a set.
+ * Which tokens a group lists on each side, asked group by group. Nothing is indexed
+ * over the whole run (a run may have millions of tokens): a small group is searched
+ * directly; a large one (a batch of many members) gets a set, and the sets of the few
+ * groups asked about last are kept, since outcomes and tokens come in creation order.
  */
-class GroupIndex {
-  private readonly first = new Map<string, string>();
-  private readonly more = new Map<string, Set<string>>();
+class Membership {
+  private readonly sets = new Map<string, { parents: Set<string>; children: Set<string> }>();
 
-  add(tokenId: string, groupId: string): void {
-    const f = this.first.get(tokenId);
-    if (f === undefined) this.first.set(tokenId, groupId);
-    else if (f !== groupId) {
-      const s = this.more.get(tokenId);
-      if (s === undefined) this.more.set(tokenId, new Set([groupId]));
-      else s.add(groupId);
+  constructor(private readonly state: RunState) {}
+
+  private has(side: 'parents' | 'children', tokenId: string, groupId: string): boolean {
+    const g = this.state.groups.get(groupId);
+    if (g === undefined) return false;
+    const list = side === 'parents' ? g.parentTokenIds : g.childTokenIds;
+    if (list.length <= 32) return list.includes(tokenId);
+    let sets = this.sets.get(groupId);
+    if (sets === undefined) {
+      sets = { parents: new Set(g.parentTokenIds), children: new Set(g.childTokenIds) };
+      if (this.sets.size >= 8) this.sets.delete(this.sets.keys().next().value!);
+      this.sets.set(groupId, sets);
     }
+    return sets[side].has(tokenId);
   }
 
-  has(tokenId: string, groupId: string): boolean {
-    return this.first.get(tokenId) === groupId || this.more.get(tokenId)?.has(groupId) === true;
-  }
-}
-
-interface Membership {
-  readonly asParent: GroupIndex;
-  readonly asChild: GroupIndex;
-}
-
-function membership(state: RunState): Membership {
-  const asParent = new GroupIndex();
-  const asChild = new GroupIndex();
-  for (const g of state.groups.values()) {
-    for (const p of g.parentTokenIds) asParent.add(p, g.groupId);
-    for (const c of g.childTokenIds) asChild.add(c, g.groupId);
-  }
-  return { asParent, asChild };
+  readonly asParent = { has: (tokenId: string, groupId: string): boolean => this.has('parents', tokenId, groupId) };
+  readonly asChild = { has: (tokenId: string, groupId: string): boolean => this.has('children', tokenId, groupId) };
 }
 
 function checkGroups(state: RunState, add: Add): void {
-  const m = membership(state);
+  const m = new Membership(state);
   // a) each group against its tokens
   for (const g of state.groups.values()) checkGroup(state, g, add);
 

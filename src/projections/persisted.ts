@@ -47,6 +47,8 @@ export interface ProjectionTables {
   count(map: number): number;
   /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
   page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key >= `from`, in key order. */
+  pageFromKey(map: number, from: string | number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
   /** Entries with key > `after` (null: from the first), in key order. */
   pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
 }
@@ -196,6 +198,7 @@ export class ProjectionTracker {
 }
 
 const UNCOLLECTED = Number.POSITIVE_INFINITY;
+const ASCII = /^[\x00-\x7f]*$/;
 const DELETED: unique symbol = Symbol('deleted');
 
 /** A map kept whole in memory whose changes are tracked for the tables. */
@@ -308,7 +311,11 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
       return v;
     }
     if (this.isAbsent(key)) return undefined;
-    const json = this.tables.get(this.id, key);
+    let json: string | undefined;
+    if (this.readAhead > 0 && this.aheadCovers(key)) {
+      json = this.ahead.get(key);
+      this.aheadHits++;
+    } else json = this.tables.get(this.id, key);
     if (json === undefined) {
       this.noteAbsent(key);
       return undefined;
@@ -316,6 +323,46 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     v = JSON.parse(json) as V;
     this.remember(key, v);
     return v;
+  }
+
+  /**
+   * Read-ahead for sequential readers (the exporter walks the run in creation order, and
+   * time-ordered ids make key order follow it): a miss reads the next `readAhead` entries
+   * in key order from the missed key on, so later lookups inside that key range, present
+   * or absent, need no query. Turned off by any write, and by itself when the lookups do
+   * not follow key order (random ids).
+   */
+  private readAhead = 0;
+  private ahead = new Map<K, string>();
+  private aheadFrom: K | null = null;
+  /** Last key of the range read ahead (inclusive); null when the range runs to the end of the table. */
+  private aheadTo: K | null = null;
+  private aheadLoads = 0;
+  private aheadHits = 0;
+
+  setReadAhead(entries: number): void {
+    this.readAhead = entries;
+    this.ahead = new Map();
+    this.aheadFrom = null;
+    this.aheadLoads = 0;
+    this.aheadHits = 0;
+  }
+
+  private aheadCovers(key: K): boolean {
+    // ranges compare as SQLite orders the index: numbers, or text by bytes (equal to JS order for ASCII)
+    if (typeof key === 'string' && !ASCII.test(key)) return false;
+    const inRange = (): boolean => this.aheadFrom !== null && key >= this.aheadFrom && (this.aheadTo === null || key <= this.aheadTo);
+    if (inRange()) return true;
+    if (this.aheadLoads >= 16 && this.aheadHits < this.aheadLoads * 8) {
+      this.setReadAhead(0); // lookups do not follow key order here
+      return false;
+    }
+    const page = this.tables.pageFromKey(this.id, key, this.readAhead);
+    this.aheadLoads++;
+    this.ahead = new Map(page.map(([, k, json]) => [k as K, json]));
+    this.aheadFrom = key;
+    this.aheadTo = page.length < this.readAhead ? null : (page[page.length - 1]![1] as K);
+    return true;
   }
 
   private isAbsent(key: K): boolean {
@@ -372,6 +419,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     this.old.delete(key);
     this.absentYoung.delete(key);
     this.absentOld.delete(key);
+    if (this.readAhead > 0) this.setReadAhead(0);
     this.tracker!.touch(this, key);
     return this;
   }
@@ -383,6 +431,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     this.pinned.set(key, { value: DELETED, ticket: UNCOLLECTED });
     this.young.delete(key);
     this.old.delete(key);
+    if (this.readAhead > 0) this.setReadAhead(0);
     this.tracker!.touch(this, key);
     return true;
   }
@@ -599,6 +648,11 @@ function* allEntries(tables: ProjectionTables, map: number): Generator<[string |
 export function entriesByKey<K extends string | number, V>(map: Map<K, V>): Iterable<[K, V]> {
   if (map instanceof PersistedMap) return map.entriesByKey();
   return [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** Makes every persisted map of the state read ahead on misses (for a reader that walks the run in creation order); 0 turns it off. */
+export function setReadAhead(state: RunState, entries: number): void {
+  for (const v of Object.values(state)) if (v instanceof PersistedMap) v.setReadAhead(entries);
 }
 
 /** Whether a state's collections are read from tables (as opposed to held whole in memory). */

@@ -5,6 +5,7 @@
  * the state that folding the run's events gives, and the same export.
  */
 import * as fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { openLedger, Ledger } from '../../src/ledger';
@@ -191,4 +192,13 @@ test('the projection store refuses a write that does not continue the tables or 
   await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at, toVersion: at + 5, recordedAt: null, entries: [[8, 'x', '{}']] }), 'INVALID_INPUT');
   expect(store.projections!.open(streamId).tables.get(8, 'x')).toBeUndefined();
   await ledger.close();
+});
+
+test('export from the tables with random (version 4) ids, where key order does not follow creation order, equals the fold', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}`, newId: () => randomUUID() });
+  const { runId } = await recordReferenceRun(ledger, { rows: 150, concurrency: 8 });
+  await ledger.close();
+  const reader = await openLedger({ store: `sqlite:${file()}` });
+  await expectTablesMatchEvents(reader, runId);
+  await reader.close();
 });

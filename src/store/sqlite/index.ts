@@ -683,6 +683,7 @@ class SqliteProjectionStore implements ProjectionStore {
     | 'upsert'
     | 'delete'
     | 'get'
+    | 'pageFromKey'
     | 'has'
     | 'count'
     | 'page'
@@ -711,6 +712,7 @@ class SqliteProjectionStore implements ProjectionStore {
       upsert: p(SQL.upsertProjection),
       delete: p(SQL.deleteProjection),
       get: p(SQL.projectionGet).pluck(),
+      pageFromKey: p(SQL.projectionPageFromKey).raw(true),
       has: p(SQL.projectionHas).pluck(),
       count: p(SQL.projectionCount).pluck(),
       page: p(SQL.projectionPage).raw(true),
@@ -758,6 +760,15 @@ class SqliteProjectionStore implements ProjectionStore {
         if (r === null) return undefined;
         try {
           return s.get.get(r, map, k) as string | undefined;
+        } catch (e) {
+          return fail(e);
+        }
+      },
+      pageFromKey(map, from, limit) {
+        const r = key();
+        if (r === null) return [];
+        try {
+          return s.pageFromKey.all(r, map, from, limit) as Row[];
         } catch (e) {
           return fail(e);
         }

@@ -116,6 +116,7 @@ export const SQL = {
   projectionCount: 'SELECT count(*) FROM projection WHERE run_key = ? AND map = ?',
   projectionPage: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND id > ? ORDER BY id LIMIT ?',
   projectionFirstByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? ORDER BY key LIMIT ?',
+  projectionPageFromKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key >= ? ORDER BY key LIMIT ?',
   projectionPageByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key > ? ORDER BY key LIMIT ?',
 } as const;
 
