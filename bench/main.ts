@@ -1,17 +1,97 @@
 /**
- * The benchmark harness: the reference workload (DESIGN §5) side by side with the
- * physical limit (raw batched SQLite inserts and a plain file append of the same
- * events), as medians of K repeats with min and max. Each repeat runs in a fresh
- * process (bench/run-once.ts).
+ * The benchmark harness: the reference workload (DESIGN §5) through the public API, each
+ * phase in its own Node process with default flags (bench/run-once.ts), side by side with
+ * raw SQLite inserts of the very same stored events. Figures are medians (min-max) of K
+ * repeats; ratios are computed per repeat, then the median is taken.
  *
- *   npm run bench -- [--rows 1000[,10000,...]] [--repeat 3] [--json] [--scale] [--large] [--phases ...]
- *
- * --scale runs 1,000 and 10,000 rows (add --large for 100,000) to show the cost per row.
+ *   npm run bench -- [--rows N[,N...]] [--repeat K] [--scale] [--huge] [--phases a,b] [--json]
  */
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RunFigures } from './run-once';
+import { PhaseName, PhaseResult, PHASES, SEQUENTIAL_ROWS_CAP } from './run-once';
+
+/** Above this many rows a run takes long enough that it must be asked for with --huge. */
+export const HUGE_ROWS = 200_000;
+export const SCALE_SIZES = [1000, 10_000, 100_000] as const;
+
+export interface BenchArgs {
+  readonly sizes: number[];
+  readonly repeat: number;
+  readonly phases: PhaseName[];
+  readonly json: boolean;
+}
+
+const USAGE = `usage: npm run bench -- [--rows N[,N...]] [--repeat K] [--scale] [--huge] [--phases ${PHASES.join(',')}] [--json]
+
+  --rows N[,N...]  run sizes (default 1000)
+  --scale          sizes ${SCALE_SIZES.map((n) => n.toLocaleString('en-US')).join(', ')} (cost per row as the run grows)
+  --huge           allow sizes above ${HUGE_ROWS.toLocaleString('en-US')} rows (1,000,000 rows takes hours on a 2-core machine)
+  --repeat K       repeats per size (default 3, or 1 with --scale or above 10,000 rows)
+  --phases a,b     only these phases (record always runs: the others read its file)
+  --json           one JSON object on stdout instead of tables
+
+example: npm run bench -- --rows 10000 --repeat 1
+`;
+
+/** Parses the harness's arguments; a string is a usage error to print. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs | string {
+  const value = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const known = new Set(['--rows', '--repeat', '--scale', '--huge', '--phases', '--json', '--help']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue;
+    if (!known.has(a)) return `unknown option ${a}`;
+    if (['--rows', '--repeat', '--phases'].includes(a)) i++;
+  }
+  const scale = argv.includes('--scale');
+  const sizes = scale ? [...SCALE_SIZES] : (value('rows') ?? '1000').split(',').map((s) => Number(s.replace(/_/g, '')));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) return '--rows takes positive whole numbers, separated by commas';
+  const largest = Math.max(...sizes);
+  if (largest > HUGE_ROWS && !argv.includes('--huge')) return `${largest.toLocaleString('en-US')} rows takes a long time: add --huge to run it`;
+  const repeatText = value('repeat');
+  const repeat = repeatText === undefined ? (scale || largest > 10_000 ? 1 : 3) : Number(repeatText);
+  if (!Number.isInteger(repeat) || repeat < 1) return '--repeat takes a positive whole number';
+  const asked = value('phases');
+  const phases = asked === undefined ? [...PHASES] : asked.split(',');
+  const unknown = phases.filter((p) => !(PHASES as readonly string[]).includes(p));
+  if (unknown.length > 0) return `unknown phase ${unknown[0]} (phases: ${PHASES.join(', ')})`;
+  const selected = PHASES.filter((p) => p === 'record' || phases.includes(p));
+  return { sizes, repeat, phases: selected, json: argv.includes('--json') };
+}
+
+type Outcome = { ok: true; result: PhaseResult } | { ok: false; phase: PhaseName; why: string };
+
+function runPhase(phase: PhaseName, rows: number, dir: string): Promise<Outcome> {
+  const script = path.join(__dirname, 'run-once.js');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, '--phase', phase, '--rows', String(rows), '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    const tail: string[] = [];
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString('utf8');
+      process.stderr.write(text);
+      tail.push(...text.split('\n').filter((l) => l.length > 0));
+      tail.splice(0, Math.max(0, tail.length - 5));
+    });
+    child.on('close', (code, signal) => {
+      if (code === 0) {
+        try {
+          resolve({ ok: true, result: JSON.parse(stdout.trim().split('\n').pop()!) as PhaseResult });
+          return;
+        } catch {
+          // reported below
+        }
+      }
+      resolve({ ok: false, phase, why: `exit ${code ?? 'none'}${signal !== null ? `, signal ${signal}` : ''}: ${tail.join(' | ') || 'no output'}` });
+    });
+  });
+}
 
 interface Stat {
   readonly median: number;
@@ -19,120 +99,151 @@ interface Stat {
   readonly max: number;
 }
 
-interface SizeReport {
-  readonly rows: number;
-  readonly events: number;
-  readonly repeats: number;
-  /** phase → metric → statistic over the repeats. */
-  readonly phases: Record<string, Record<string, Stat>>;
-  /** Our SQLite recording rate as a fraction of the raw batched-insert rate, per driving mode (per-repeat ratios, then the median). */
-  readonly ratios: Record<string, Stat>;
-  readonly peakRssMiB: Stat;
-}
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function stat(values: number[]): Stat {
+function stat(values: readonly number[]): Stat {
   const v = [...values].sort((a, b) => a - b);
   const mid = v.length >> 1;
-  const median = v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-  return { median, min: v[0]!, max: v[v.length - 1]! };
+  return { median: v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2, min: v[0]!, max: v[v.length - 1]! };
 }
 
-function runOnce(rows: number, phases: string | undefined): RunFigures {
-  const script = path.join(__dirname, 'run-once.js');
-  // a run of 100,000 rows holds millions of entities: let the heap grow to most of the machine's memory
-  const heapMiB = Math.floor((os.totalmem() / (1 << 20)) * 0.75);
-  const args = ['--expose-gc', `--max-old-space-size=${heapMiB}`, script, '--rows', String(rows), ...(phases ? ['--phases', phases] : [])];
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'inherit'] });
-  return JSON.parse(out.trim().split('\n').pop()!) as RunFigures;
+interface PhaseReport {
+  readonly rows: number;
+  readonly unit: string;
+  readonly seconds: Stat;
+  readonly rate: Stat;
+  readonly usPerRow: Stat;
+  readonly peakRssMiB: Stat;
+  readonly extra: Record<string, Stat>;
 }
 
-function summarise(rows: number, runs: RunFigures[]): SizeReport {
-  const phases: Record<string, Record<string, Stat>> = {};
-  const names = new Set(runs.flatMap((r) => Object.keys(r.phases)));
-  for (const name of names) {
-    const metrics = new Set(runs.flatMap((r) => Object.keys(r.phases[name] ?? {})));
-    phases[name] = {};
-    for (const m of metrics) {
-      const values = runs.map((r) => r.phases[name]?.[m]).filter((x): x is number => typeof x === 'number');
-      if (values.length > 0) phases[name]![m] = stat(values);
-    }
-    const ms = runs.map((r) => r.phases[name]?.ms).filter((x): x is number => typeof x === 'number');
-    if (ms.length > 0 && /^(record|raw|plain)/.test(name)) phases[name]!.usPerRow = stat(ms.map((x) => (x * 1000) / rows));
+interface SizeReport {
+  readonly rows: number;
+  readonly repeats: number;
+  readonly phases: Partial<Record<PhaseName, PhaseReport>>;
+  readonly failures: string[];
+  /** Our recording rate over the raw insert rate of the same events, per repeat, then the median. */
+  readonly ratios: Record<string, Stat>;
+}
+
+function summarise(rows: number, repeats: Outcome[][]): SizeReport {
+  const phases: Partial<Record<PhaseName, PhaseReport>> = {};
+  const failures: string[] = [];
+  for (const outcomes of repeats) for (const o of outcomes) if (!o.ok) failures.push(`${o.phase}: ${o.why}`);
+  for (const phase of PHASES) {
+    const results = repeats.flatMap((r) => r.flatMap((o) => (o.ok && o.result.phase === phase ? [o.result] : [])));
+    if (results.length === 0) continue;
+    const keys = new Set(results.flatMap((r) => Object.keys(r.extra)));
+    const extra: Record<string, Stat> = {};
+    for (const k of keys) extra[k] = stat(results.map((r) => r.extra[k]).filter((x): x is number => typeof x === 'number'));
+    phases[phase] = {
+      rows: results[0]!.rows,
+      unit: results[0]!.unit,
+      seconds: stat(results.map((r) => r.ms / 1000)),
+      rate: stat(results.map((r) => r.rate)),
+      usPerRow: stat(results.map((r) => (r.ms * 1000) / r.rows)),
+      peakRssMiB: stat(results.map((r) => r.peakRssMiB)),
+      extra,
+    };
   }
   const ratios: Record<string, Stat> = {};
-  for (const mode of ['sequential', 'concurrent']) {
-    const values = runs
-      .map((r) => {
-        const ours = r.phases[`record_sqlite_${mode}`]?.eventsPerSec;
-        const raw = r.phases.raw_sqlite_batched?.eventsPerSec;
-        return ours !== undefined && raw !== undefined ? ours / raw : undefined;
-      })
-      .filter((x): x is number => x !== undefined);
-    if (values.length > 0) ratios[`sqlite_${mode}_vs_raw`] = stat(values);
-  }
-  return { rows, events: runs[0]!.events, repeats: runs.length, phases, ratios, peakRssMiB: stat(runs.map((r) => r.peakRssMiB)) };
+  const ratio = (name: string, ours: PhaseName, anchor: PhaseName): void => {
+    const values = repeats.flatMap((outcomes) => {
+      const a = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === ours)?.result;
+      const b = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === anchor)?.result;
+      return a !== undefined && b !== undefined && a.extra.eventsPerSec !== undefined ? [a.extra.eventsPerSec / b.rate] : [];
+    });
+    if (values.length > 0) ratios[name] = stat(values);
+  };
+  ratio('record (64 in flight) / raw batched', 'record', 'raw_batched');
+  ratio('record sequential / raw per event', 'record_sequential', 'raw_per_event');
+  return { rows, repeats: repeats.length, phases, failures, ratios };
 }
 
 function fmt(n: number): string {
-  if (n >= 100) return Math.round(n).toLocaleString('en-US');
-  if (n >= 10) return n.toFixed(1);
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
+  if (Math.abs(n) >= 10) return n.toFixed(1);
   return n.toFixed(2);
 }
 
-function cell(s: Stat | undefined): string {
-  return s === undefined ? '-' : `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
+function cell(s: Stat | undefined, repeats: number): string {
+  if (s === undefined) return '-';
+  return repeats === 1 ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
 }
 
-function table(report: SizeReport): string {
-  const lines: string[] = [];
-  lines.push(`${report.rows.toLocaleString('en-US')} rows, ${report.events.toLocaleString('en-US')} events per run, median (min-max) of ${report.repeats} repeats`);
-  lines.push(`  ${'phase'.padEnd(28)} ${'rows/s'.padEnd(28)} ${'events or records/s'.padEnd(30)} ${'us/row or ms'.padEnd(24)}`);
-  for (const [name, m] of Object.entries(report.phases)) {
-    const perSec = m.eventsPerSec ?? m.recordsPerSec;
-    const extra = m.usPerRow !== undefined ? `${cell(m.usPerRow)} us/row` : m.medianMs !== undefined ? `${cell(m.medianMs)} ms median` : `${cell(m.ms)} ms`;
-    lines.push(`  ${name.padEnd(28)} ${cell(m.rowsPerSec).padEnd(28)} ${cell(perSec).padEnd(30)} ${extra}`);
-    for (const [k, v] of Object.entries(m)) {
-      if (['ms', 'rowsPerSec', 'eventsPerSec', 'recordsPerSec', 'usPerRow', 'medianMs'].includes(k)) continue;
-      lines.push(`  ${''.padEnd(28)} ${k}: ${cell(v)}`);
-    }
+function table(r: SizeReport): string {
+  const lines = [`${r.rows.toLocaleString('en-US')} rows${r.repeats > 1 ? `, median (min-max) of ${r.repeats} repeats` : ''}`];
+  lines.push(`  ${'phase'.padEnd(18)} ${'rows'.padStart(10)} ${'time s'.padStart(14)} ${'rate'.padStart(22)} ${'us/row'.padStart(14)} ${'peak RSS MiB'.padStart(14)}  details`);
+  for (const [name, p] of Object.entries(r.phases) as [PhaseName, PhaseReport][]) {
+    const details = Object.entries(p.extra)
+      .filter(([k]) => k !== 'events')
+      .map(([k, v]) => `${k} ${cell(v, r.repeats)}`)
+      .join(', ');
+    lines.push(
+      `  ${name.padEnd(18)} ${p.rows.toLocaleString('en-US').padStart(10)} ${cell(p.seconds, r.repeats).padStart(14)} ${`${cell(p.rate, r.repeats)} ${p.unit}`.padStart(22)} ${cell(p.usPerRow, r.repeats).padStart(14)} ${cell(p.peakRssMiB, r.repeats).padStart(14)}  ${details}`,
+    );
   }
-  for (const [k, v] of Object.entries(report.ratios)) lines.push(`  ${k.padEnd(28)} ${cell(v)}`);
-  lines.push(`  ${'peak RSS (MiB)'.padEnd(28)} ${cell(report.peakRssMiB)}`);
+  for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ratio ${k}: ${cell(v, r.repeats)}`);
+  for (const f of r.failures) lines.push(`  FAILED ${f}`);
   return lines.join('\n');
 }
 
-function main(): void {
-  const repeat = Number(arg('repeat') ?? '3');
-  const phases = arg('phases');
-  let sizes = (arg('rows') ?? '1000').split(',').map(Number);
-  if (process.argv.includes('--scale')) sizes = [1000, 10000, ...(process.argv.includes('--large') ? [100000] : [])];
-  else if (process.argv.includes('--large')) sizes = [...sizes, 100000];
-  if (!Number.isInteger(repeat) || repeat < 1 || sizes.some((n) => !Number.isInteger(n) || n < 1)) {
-    process.stderr.write('usage: npm run bench -- [--rows N[,N...]] [--repeat K] [--json] [--scale] [--large] [--phases record,anchor,export,explain,check]\n');
+/** us/row of each phase at the largest size over its us/row at 10,000 rows (flat cost per row: close to 1). */
+function scaling(reports: readonly SizeReport[]): Record<string, number> {
+  const base = reports.find((r) => r.rows === 10_000);
+  const top = reports[reports.length - 1];
+  const out: Record<string, number> = {};
+  if (base === undefined || top === undefined || top.rows <= base.rows) return out;
+  for (const phase of ['record', 'export', 'verify', 'check'] as const) {
+    const a = base.phases[phase]?.usPerRow.median;
+    const b = top.phases[phase]?.usPerRow.median;
+    if (a !== undefined && b !== undefined) out[phase] = b / a;
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const args = parseBenchArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(`bench: ${args}\n${USAGE}`);
     process.exitCode = 2;
     return;
   }
   const reports: SizeReport[] = [];
-  for (const rows of sizes) {
-    const runs: RunFigures[] = [];
-    for (let k = 0; k < repeat; k++) {
-      process.stderr.write(`bench: ${rows} rows, repeat ${k + 1}/${repeat}\n`);
-      runs.push(runOnce(rows, phases));
+  for (const rows of args.sizes) {
+    const repeats: Outcome[][] = [];
+    for (let k = 0; k < args.repeat; k++) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-bench-'));
+      const outcomes: Outcome[] = [];
+      try {
+        for (const phase of args.phases) {
+          if (phase !== 'record' && outcomes[0]?.ok !== true) {
+            outcomes.push({ ok: false, phase, why: 'not run: the record phase failed' });
+            continue;
+          }
+          process.stderr.write(`bench: ${rows.toLocaleString('en-US')} rows, repeat ${k + 1}/${args.repeat}, ${phase}\n`);
+          outcomes.push(await runPhase(phase, rows, dir));
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      repeats.push(outcomes);
     }
-    reports.push(summarise(rows, runs));
+    reports.push(summarise(rows, repeats));
   }
-  const env = { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: os.cpus().length };
-  if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ env, sizes: reports })}\n`);
-  } else {
-    process.stdout.write(`node ${env.node}, ${env.platform}, ${env.cpus} cpus\n\n`);
-    process.stdout.write(`${reports.map(table).join('\n\n')}\n`);
+  const env = { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: os.cpus().length, sequentialRowsCap: SEQUENTIAL_ROWS_CAP };
+  const scale = scaling(reports);
+  if (args.json) process.stdout.write(`${JSON.stringify({ env, sizes: reports, scaleVs10000: scale })}\n`);
+  else {
+    process.stdout.write(`node ${env.node}, ${env.platform}, ${env.cpus} cpus\n\n${reports.map(table).join('\n\n')}\n`);
+    if (Object.keys(scale).length > 0) {
+      process.stdout.write(`\nus/row at ${reports[reports.length - 1]!.rows.toLocaleString('en-US')} rows over us/row at 10,000: ${Object.entries(scale).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}\n`);
+    }
   }
+  if (reports.some((r) => r.failures.length > 0)) process.exitCode = 1;
 }
 
-main();
+if (require.main === module) void main();

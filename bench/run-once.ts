@@ -1,94 +1,106 @@
 /**
- * One benchmark repeat at one size, in its own process (so peak RSS and heap state
- * belong to this measurement alone). Prints one JSON object (RunFigures) on stdout.
+ * One benchmark phase, in its own process (so its peak RSS belongs to it alone), with
+ * the default Node flags. Prints one JSON object (PhaseResult) on stdout; progress on stderr.
  *
- *   node dist/bench/run-once.js --rows N [--phases record,anchor,export,explain,check] [--dir D]
+ *   node dist/bench/run-once.js --phase <name> --rows N --dir D
  *
- * Every phase measures the reference workload of DESIGN §5 through the public API.
- * Timings are wall-clock (process.hrtime) around the phase only.
+ * Phases share the files in D: `record` writes D/run.db (the reference workload of DESIGN §5
+ * through the public API, 64 rows in flight) and D/sinks.txt (the sink token ids); the others
+ * read them. Timings are wall-clock (process.hrtime) around the phase's work only.
  */
 import Database from 'better-sqlite3';
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { openLedger } from '../src/ledger';
 import { runStreamId } from '../src/events/envelope';
+import { writeExport } from '../src/export/bundle';
+import { ed25519Signer, ed25519Verifier } from '../src/export/keys';
+import { verifyExport } from '../src/export/verify';
+import { openLedger } from '../src/ledger';
 import { SCHEMA_V1_SQL } from '../src/store/sqlite/schema';
 import { recordReferenceRun } from '../src/workloads/reference';
-import { benchExport, benchExplain, benchCheck } from './phases';
 
-export interface PhaseFigure {
-  readonly ms: number;
-  readonly rowsPerSec?: number;
-  readonly eventsPerSec?: number;
-  readonly recordsPerSec?: number;
-  readonly [k: string]: number | undefined;
-}
+/** The phases, in the order the harness runs them. */
+export const PHASES = ['record', 'record_sequential', 'raw_batched', 'raw_per_event', 'export', 'verify', 'check', 'explain'] as const;
+export type PhaseName = (typeof PHASES)[number];
 
-export interface RunFigures {
+/** Rows of the sequential phases (one row at a time, a commit per append): capped, they do not scale with --rows. */
+export const SEQUENTIAL_ROWS_CAP = 5000;
+
+export interface PhaseResult {
+  readonly phase: PhaseName;
   readonly rows: number;
-  readonly events: number;
-  readonly phases: Record<string, PhaseFigure>;
-  /** Peak resident set size of this process, MiB. */
+  readonly ms: number;
+  /** rows/s, events/s or records/s, whichever the phase counts. */
+  readonly rate: number;
+  readonly unit: 'rows/s' | 'events/s' | 'records/s' | 'explains/s';
+  /** Peak resident set size of this phase's process, MiB. */
   readonly peakRssMiB: number;
+  readonly extra: Record<string, number>;
 }
 
-function arg(name: string, fallback?: string): string | undefined {
+function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
-
-function now(): bigint {
-  return process.hrtime.bigint();
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 function msSince(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function fileBytes(file: string): number {
+  let n = 0;
+  for (const suffix of ['', '-wal']) if (fs.existsSync(file + suffix)) n += fs.statSync(file + suffix).size;
+  return n;
+}
+
 function removeDb(file: string): void {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
 }
 
-/** Records the reference workload and returns its figures (and the run id). */
-async function recordPhase(store: string, rows: number, concurrency: number): Promise<{ figure: PhaseFigure; runId: string; events: number; sinkTokens: string[] }> {
-  const ledger = await openLedger({ store });
+function progress(label: string): (done: number, total: number) => void {
+  let last = Date.now();
+  return (done, total) => {
+    const t = Date.now();
+    if (t - last >= 10_000 || done === total) {
+      last = t;
+      process.stderr.write(`bench: ${label}: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows\n`);
+    }
+  };
+}
+
+async function record(file: string, rows: number, concurrency: number, sinks: string | null): Promise<{ ms: number; events: number; runId: string }> {
+  removeDb(file);
+  const ledger = await openLedger({ store: `sqlite:${file}` });
+  const out = sinks === null ? null : fs.openSync(sinks, 'w');
+  const report = progress(concurrency === 1 ? 'record_sequential' : 'record');
+  let done = 0;
   try {
-    const t0 = now();
-    const result = await recordReferenceRun(ledger, { rows, concurrency });
+    const t0 = process.hrtime.bigint();
+    const result = await recordReferenceRun(ledger, {
+      rows,
+      concurrency,
+      onRow: (r) => {
+        if (out !== null) fs.writeSync(out, `${r.sinkTokenId}\n`);
+        report(++done, rows);
+      },
+    });
     const ms = msSince(t0);
     const events = ((await ledger.store.streamRevision(runStreamId(result.runId))) ?? -1) + 1;
-    return {
-      figure: { ms, rowsPerSec: (rows / ms) * 1000, eventsPerSec: (events / ms) * 1000 },
-      runId: result.runId,
-      events,
-      sinkTokens: result.rows.map((r) => r.sinkTokenId),
-    };
+    return { ms, events, runId: result.runId };
   } finally {
+    if (out !== null) fs.closeSync(out);
     await ledger.close();
   }
 }
 
-interface RawEvent {
-  stream_id: string;
-  revision: number;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string;
-}
-
-/**
- * The physical anchor: the same events (the stored JSON text, so the same payload
- * sizes) inserted with raw better-sqlite3 prepared statements in batched transactions
- * into a file with the same schema and durability settings, and appended to a plain file.
- */
-function anchorPhases(sourceDb: string, dir: string, rows: number): Record<string, PhaseFigure> {
-  const src = new Database(sourceDb, { readonly: true });
-  const events = src.prepare('SELECT stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position').all() as RawEvent[];
-  src.close();
-  const batch = 1000;
-
+/** The run's stored events inserted with raw prepared statements into a file with the events schema and the same settings. */
+function rawInserts(dir: string, perCommit: number, limitEvents: number | null): { ms: number; events: number } {
+  const src = new Database(path.join(dir, 'run.db'), { readonly: true });
   const rawFile = path.join(dir, 'raw.db');
   removeDb(rawFile);
   const db = new Database(rawFile);
@@ -96,60 +108,146 @@ function anchorPhases(sourceDb: string, dir: string, rows: number): Record<strin
   db.pragma('synchronous = NORMAL');
   db.exec(SCHEMA_V1_SQL);
   const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
-  const insertMany = db.transaction((slice: RawEvent[]) => {
-    for (const e of slice) insert.run(e.stream_id, e.revision, e.event_id, e.type, e.data, e.metadata);
-  });
-  const t0 = now();
-  for (let i = 0; i < events.length; i += batch) insertMany(events.slice(i, i + batch));
-  const rawMs = msSince(t0);
+  const read = src.prepare(`SELECT stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position${limitEvents === null ? '' : ' LIMIT ?'}`).raw(true);
+  const begin = db.prepare('BEGIN');
+  const commit = db.prepare('COMMIT');
+  let events = 0;
+  let ms = 0;
+  let batch: unknown[][] = [];
+  const flush = (): void => {
+    const t0 = process.hrtime.bigint();
+    begin.run();
+    for (const e of batch) insert.run(...e);
+    commit.run();
+    ms += msSince(t0);
+    events += batch.length;
+    batch = [];
+  };
+  // read outside the timed part, a batch at a time (memory stays bounded)
+  for (const row of (limitEvents === null ? read.iterate() : read.iterate(limitEvents)) as Iterable<unknown[]>) {
+    batch.push(row);
+    if (batch.length === perCommit) flush();
+  }
+  if (batch.length > 0) flush();
+  src.close();
   db.close();
   removeDb(rawFile);
+  return { ms, events };
+}
 
-  const plain = path.join(dir, 'plain.jsonl');
-  const fd = fs.openSync(plain, 'w');
-  const t1 = now();
-  for (let i = 0; i < events.length; i += batch) {
-    let chunk = '';
-    for (const e of events.slice(i, i + batch)) chunk += `{"stream":${JSON.stringify(e.stream_id)},"revision":${e.revision},"id":"${e.event_id}","type":"${e.type}","data":${e.data},"metadata":${e.metadata}}\n`;
-    fs.writeSync(fd, chunk);
+async function run(phase: PhaseName, rows: number, dir: string): Promise<Omit<PhaseResult, 'peakRssMiB'>> {
+  const db = path.join(dir, 'run.db');
+  const exportFile = path.join(dir, 'export.jsonl');
+  const keyFile = path.join(dir, 'public.pem');
+  switch (phase) {
+    case 'record': {
+      const r = await record(db, rows, 64, path.join(dir, 'sinks.txt'));
+      const bytes = fileBytes(db);
+      fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify({ runId: r.runId, events: r.events }));
+      return { phase, rows, ms: r.ms, rate: (rows / r.ms) * 1000, unit: 'rows/s', extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000, bytesPerRow: bytes / rows, fileMiB: bytes / (1 << 20) } };
+    }
+    case 'record_sequential': {
+      const n = Math.min(rows, SEQUENTIAL_ROWS_CAP);
+      const file = path.join(dir, 'seq.db');
+      const r = await record(file, n, 1, null);
+      removeDb(file);
+      return { phase, rows: n, ms: r.ms, rate: (n / r.ms) * 1000, unit: 'rows/s', extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000 } };
+    }
+    case 'raw_batched': {
+      const r = rawInserts(dir, 1000, null);
+      return { phase, rows, ms: r.ms, rate: (r.events / r.ms) * 1000, unit: 'events/s', extra: { events: r.events, rowsPerSec: (rows / r.ms) * 1000 } };
+    }
+    case 'raw_per_event': {
+      const n = Math.min(rows, SEQUENTIAL_ROWS_CAP);
+      const { events } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { events: number };
+      const r = rawInserts(dir, 1, Math.round((events / rows) * n));
+      return { phase, rows: n, ms: r.ms, rate: (r.events / r.ms) * 1000, unit: 'events/s', extra: { events: r.events, rowsPerSec: (n / r.ms) * 1000 } };
+    }
+    case 'export': {
+      const { runId } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { runId: string };
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      fs.writeFileSync(keyFile, publicKey.export({ type: 'spki', format: 'pem' }));
+      const ledger = await openLedger({ store: `sqlite:${db}` });
+      try {
+        const t0 = process.hrtime.bigint();
+        const result = await writeExport(ledger, runId, exportFile, { signer: ed25519Signer(privateKey) });
+        const ms = msSince(t0);
+        const n = result.manifest.record_count;
+        return { phase, rows, ms, rate: (n / ms) * 1000, unit: 'records/s', extra: { records: n, fileMiB: fs.statSync(exportFile).size / (1 << 20) } };
+      } finally {
+        await ledger.close();
+      }
+    }
+    case 'verify': {
+      const { createPublicKey } = await import('node:crypto');
+      const verifier = ed25519Verifier(createPublicKey(fs.readFileSync(keyFile)));
+      const t0 = process.hrtime.bigint();
+      const report = await verifyExport(exportFile, { verifier });
+      const ms = msSince(t0);
+      if (!report.ok) throw new Error('the benchmark export does not verify');
+      return { phase, rows, ms, rate: (report.recordsRead / ms) * 1000, unit: 'records/s', extra: { records: report.recordsRead } };
+    }
+    case 'check': {
+      const { runId } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { runId: string };
+      const ledger = await openLedger({ store: `sqlite:${db}` });
+      try {
+        const t0 = process.hrtime.bigint();
+        const result = await ledger.check(runId);
+        const ms = msSince(t0);
+        if (!result.ok) throw new Error(`the benchmark run does not pass the audit check: ${result.violations[0]?.message ?? ''}`);
+        return { phase, rows, ms, rate: (rows / ms) * 1000, unit: 'rows/s', extra: {} };
+      } finally {
+        await ledger.close();
+      }
+    }
+    case 'explain': {
+      const { runId } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { runId: string };
+      const sinks = fs.readFileSync(path.join(dir, 'sinks.txt'), 'utf8').trim().split('\n');
+      let seed = 12345;
+      const pick = (): string => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        return sinks[seed % sinks.length]!;
+      };
+      const t0 = process.hrtime.bigint();
+      const ledger = await openLedger({ store: `sqlite:${db}` });
+      try {
+        const times: number[] = [];
+        let tokens = 0;
+        for (let i = 0; i < 1000; i++) {
+          const t = process.hrtime.bigint();
+          const e = await ledger.explain({ runId, tokenId: pick() });
+          times.push(msSince(t));
+          tokens += e.tokens.length;
+        }
+        const ms = msSince(t0);
+        const first = times[0]!;
+        const rest = times.slice(1).sort((a, b) => a - b);
+        return {
+          phase,
+          rows,
+          ms,
+          rate: (1000 / ms) * 1000,
+          unit: 'explains/s',
+          extra: { firstMs: first, medianMs: percentile(rest, 0.5), p99Ms: percentile(rest, 0.99), maxMs: rest[rest.length - 1]!, tokensPerExplain: tokens / 1000 },
+        };
+      } finally {
+        await ledger.close();
+      }
+    }
   }
-  fs.fdatasyncSync(fd);
-  const fileMs = msSince(t1);
-  fs.closeSync(fd);
-  fs.rmSync(plain, { force: true });
-
-  return {
-    raw_sqlite_batched: { ms: rawMs, eventsPerSec: (events.length / rawMs) * 1000, rowsPerSec: (rows / rawMs) * 1000 },
-    plain_file_append: { ms: fileMs, eventsPerSec: (events.length / fileMs) * 1000, rowsPerSec: (rows / fileMs) * 1000 },
-  };
 }
 
 async function main(): Promise<void> {
-  const rows = Number(arg('rows', '1000'));
-  const phases = new Set((arg('phases', 'record,anchor,export,explain,check') ?? '').split(','));
-  const dir = fs.mkdtempSync(path.join(arg('dir') ?? os.tmpdir(), 'll-bench-'));
-  const figures: Record<string, PhaseFigure> = {};
-  let events = 0;
-  try {
-    const seqDb = path.join(dir, 'seq.db');
-    const concDb = path.join(dir, 'conc.db');
-    if (phases.has('record')) {
-      figures.record_memory_sequential = (await recordPhase('memory:', rows, 1)).figure;
-      figures.record_memory_concurrent = (await recordPhase('memory:', rows, 64)).figure;
-      figures.record_sqlite_sequential = (await recordPhase(`sqlite:${seqDb}`, rows, 1)).figure;
-      removeDb(seqDb);
-    }
-    const conc = await recordPhase(`sqlite:${concDb}`, rows, 64);
-    events = conc.events;
-    if (phases.has('record')) figures.record_sqlite_concurrent = conc.figure;
-    if (phases.has('anchor')) Object.assign(figures, anchorPhases(concDb, dir, rows));
-    if (phases.has('export')) Object.assign(figures, await benchExport(`sqlite:${concDb}`, conc.runId, dir));
-    if (phases.has('explain')) Object.assign(figures, await benchExplain(`sqlite:${concDb}`, conc.runId, conc.sinkTokens));
-    if (phases.has('check')) Object.assign(figures, await benchCheck(`sqlite:${concDb}`, conc.runId));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  const phase = arg('phase') as PhaseName | undefined;
+  const rows = Number(arg('rows'));
+  const dir = arg('dir');
+  if (phase === undefined || !(PHASES as readonly string[]).includes(phase) || !Number.isInteger(rows) || rows < 1 || dir === undefined) {
+    process.stderr.write(`usage: node dist/bench/run-once.js --phase ${PHASES.join('|')} --rows N --dir D\n`);
+    process.exitCode = 2;
+    return;
   }
-  const out: RunFigures = { rows, events, phases: figures, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const result = await run(phase, rows, dir);
+  const out: PhaseResult = { ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
