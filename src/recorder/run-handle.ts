@@ -2,12 +2,13 @@
  * A run handle: the write side of one run. Each method validates its input
  * (io-ts, path of the first bad field), decides against the run's projection,
  * folds the new events into the projection and appends them to the run stream
- * with optimistic concurrency. One method call = one append.
+ * with optimistic concurrency. A method call's events are appended atomically.
  *
  * Calls may overlap (many rows in flight): each call decides against the
- * projection including earlier calls that are not durable yet, and the appends
- * reach the store in call order, so the store can group-commit them. If an append
- * fails, the handle's projection is ahead of the store: the handle turns stale,
+ * projection including earlier calls that are not durable yet. One append is in
+ * flight at a time; calls decided meanwhile are appended together, as one append,
+ * when it has succeeded. If an append fails, the handle's projection is ahead of
+ * the store: nothing decided after the failure is written, the handle turns stale,
  * every later call fails with RUN_HANDLE_STALE, and `ledger.openRun` rebuilds a
  * fresh handle from what the store actually holds.
  */
@@ -19,7 +20,7 @@ import { isLedgerError, LedgerError, ledgerError } from '../errors';
 import { evolve } from '../projections/evolve';
 import { DeferredProjection, ProjectionDelta, ProjectionTracker } from '../projections/persisted';
 import type { RunState } from '../projections/state';
-import type { EventStore, ProposedEvent } from '../store/port';
+import type { EventStore, ExpectedRevision, ProposedEvent } from '../store/port';
 import * as C from './commands';
 import { CommandInputs, CommandName, CommandResults, DecideContext, decide, EventDraft } from './decide';
 
@@ -134,6 +135,16 @@ export function projectionWriter(store: EventStore, streamId: string): (delta: P
       throw e;
     }
   };
+}
+
+/** Events merged into one append by a handle's write queue, at most (an append stays well under a server's size limit). */
+const MAX_MERGED_EVENTS = 256;
+
+interface QueuedAppend {
+  readonly name: string;
+  readonly proposed: ProposedEvent[];
+  readonly expected: ExpectedRevision;
+  readonly done: (error: LedgerError | null) => void;
 }
 
 export class RunHandle {
@@ -305,6 +316,60 @@ export class RunHandle {
     return this.execute('complete', input);
   }
 
+  /**
+   * The handle's write queue: at most one append in flight. Calls decided while it is in
+   * flight wait, and go to the store together as ONE append once it has succeeded (all of
+   * them are stored, or none). When an append fails, nothing decided after it is ever
+   * written: the waiting calls fail with RUN_HANDLE_STALE. (Expected revisions alone cannot
+   * guarantee this: after another writer's events, a later call's expected revision may
+   * match the stream by coincidence.)
+   */
+  private readonly waiting: QueuedAppend[] = [];
+  private writing = false;
+
+  private write(name: string, proposed: ProposedEvent[], expected: ExpectedRevision): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ name, proposed, expected, done: (e) => (e === null ? resolve() : reject(e)) });
+      if (!this.writing) void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.waiting.length > 0) {
+        if (this.staleCause !== null) {
+          for (const q of this.waiting.splice(0)) q.done(this.notStored(q.name, 'an earlier append failed'));
+          return;
+        }
+        let n = 0;
+        let events = 0;
+        while (n < this.waiting.length && (n === 0 || events + this.waiting[n]!.proposed.length <= MAX_MERGED_EVENTS)) events += this.waiting[n++]!.proposed.length;
+        const batch = this.waiting.splice(0, n);
+        const proposed = batch.length === 1 ? batch[0]!.proposed : batch.flatMap((q) => q.proposed);
+        try {
+          await this.deps.store.append(this.streamId, proposed, batch[0]!.expected);
+        } catch (e) {
+          const err = isLedgerError(e) ? e : ledgerError('STORE_UNAVAILABLE', `append to ${this.streamId} failed: ${(e as Error).message}`, {}, e);
+          if (this.staleCause === null) this.staleCause = err;
+          batch[0]!.done(err);
+          for (const q of batch.slice(1)) q.done(this.notStored(q.name, `it was written together with ${batch[0]!.name}, which failed`));
+          continue;
+        }
+        for (const q of batch) q.done(null);
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private notStored(name: string, why: string): LedgerError {
+    return ledgerError('RUN_HANDLE_STALE', `${name} on run ${this.runId} was not stored because ${why} (${this.staleCause?.code ?? 'unknown'}); reopen the run`, {
+      runId: this.runId,
+      cause: this.staleCause?.code,
+    });
+  }
+
   private async execute<K extends CommandName>(name: K, raw: unknown): Promise<CommandResults[K]> {
     if (this.readOnly !== null) {
       throw ledgerError('READ_ONLY', `run ${this.runId} is open as of ${this.readOnly.asOf}; a historical view cannot record`, { runId: this.runId });
@@ -322,20 +387,7 @@ export class RunHandle {
     const expected = this.state.version < 0 ? ('no_stream' as const) : this.state.version;
     const envs = envelopes(this.state, events, this.deps);
     const { proposed, pending } = foldForAppend(this.state, this.tracker, envs);
-    try {
-      await this.deps.store.append(this.streamId, proposed, expected);
-    } catch (e) {
-      const first = this.staleCause === null;
-      const err = isLedgerError(e) ? e : ledgerError('STORE_UNAVAILABLE', `append to ${this.streamId} failed: ${(e as Error).message}`, {}, e);
-      if (first) {
-        this.staleCause = err;
-        throw err;
-      }
-      throw ledgerError('RUN_HANDLE_STALE', `append of ${name} to ${this.streamId} was not stored because an earlier append failed (${this.staleCause!.code}); reopen the run`, {
-        runId: this.runId,
-        cause: this.staleCause!.code,
-      });
-    }
+    await this.write(name, proposed, expected);
     if (pending !== null && this.staleCause === null) {
       // the append is stored whatever happens to the projection: a failure here only makes the handle stale
       try {
