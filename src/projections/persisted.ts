@@ -198,7 +198,11 @@ export class ProjectionTracker {
 }
 
 const UNCOLLECTED = Number.POSITIVE_INFINITY;
-const ASCII = /^[\x00-\x7f]*$/;
+/** Text keys whose JS order equals SQLite's byte order (no code point above U+007F). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 const DELETED: unique symbol = Symbol('deleted');
 
 /** A map kept whole in memory whose changes are tracked for the tables. */
@@ -350,7 +354,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
 
   private aheadCovers(key: K): boolean {
     // ranges compare as SQLite orders the index: numbers, or text by bytes (equal to JS order for ASCII)
-    if (typeof key === 'string' && !ASCII.test(key)) return false;
+    if (typeof key === 'string' && !isAscii(key)) return false;
     const inRange = (): boolean => this.aheadFrom !== null && key >= this.aheadFrom && (this.aheadTo === null || key <= this.aheadTo);
     if (inRange()) return true;
     if (this.aheadLoads >= 16 && this.aheadHits < this.aheadLoads * 8) {
