@@ -38,6 +38,8 @@ export interface OpenLedgerOptions {
   readonly now?: () => string;
   /** Id generator (lowercase UUIDs). Default: time-ordered UUID version 7. */
   readonly newId?: () => string;
+  /** With a `sqlite:` URL: create the file when it does not exist (default true). False: NOT_FOUND instead, and no file is created. */
+  readonly create?: boolean;
 }
 
 /** A point in a run's history: a seq number (inclusive) or an ISO-8601 time (events recorded at or before it). */
@@ -426,7 +428,7 @@ function parseAsOfTime(s: string): number {
 /** Opens a ledger on a store URL or an EventStore instance. */
 export async function openLedger(options: OpenLedgerOptions): Promise<Ledger> {
   if (options === null || typeof options !== 'object') throw ledgerError('INVALID_INPUT', 'openLedger needs an options object with a store', {});
-  const store = typeof options.store === 'string' ? await openStore(options.store) : options.store;
+  const store = typeof options.store === 'string' ? await openStore(options.store, { create: options.create ?? true }) : options.store;
   if (store === undefined || store === null) throw ledgerError('INVALID_INPUT', 'store: give a store URL or an EventStore', { path: 'store' });
   return new Ledger(store, options.now, options.newId);
 }

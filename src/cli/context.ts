@@ -17,9 +17,12 @@ export function storeOption(): Option {
   return new Option('--store <url>', 'event store: memory:, sqlite:<path> or esdb://host:2113?tls=false').env(STORE_ENV_VAR).default(DEFAULT_STORE_URL);
 }
 
-/** Opens the ledger named by --store, runs `fn`, and always closes it. */
-export async function withLedger<T>(storeUrl: string, fn: (ledger: Ledger) => Promise<T>): Promise<T> {
-  const ledger = await openLedger({ store: storeUrl });
+/**
+ * Opens the ledger named by --store, runs `fn`, and always closes it. Commands that only
+ * read pass `{ create: false }`: a missing SQLite file is NOT_FOUND and no file is created.
+ */
+export async function withLedger<T>(storeUrl: string, fn: (ledger: Ledger) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  const ledger = await openLedger({ store: storeUrl, create: options.create ?? true });
   try {
     return await fn(ledger);
   } finally {

@@ -45,15 +45,20 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
   );
 }
 
+export interface OpenStoreOptions {
+  /** Create a missing SQLite file (default true). False: a missing file is NOT_FOUND and nothing is created (reading commands). */
+  readonly create?: boolean;
+}
+
 /** Opens the store a URL names. */
-export async function openStore(url: string): Promise<EventStore> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<EventStore> {
   const parsed = parseStoreUrl(url);
   switch (parsed.kind) {
     case 'memory':
       return new MemoryEventStore();
     case 'sqlite': {
       const { openSqliteStore } = await import('./sqlite');
-      return openSqliteStore(parsed.path);
+      return openSqliteStore(parsed.path, { create: options.create ?? true });
     }
     case 'eventstoredb': {
       const { openEventStoreDB } = await import('./eventstoredb');

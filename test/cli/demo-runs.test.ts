@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { openLedger } from '../../src/ledger';
 import { cli } from './support';
 
 let dir: string;
@@ -70,6 +71,15 @@ test('failures are one line on stderr with the error code, exit 1, and leave no 
   expect(badUrl.err.trim().split('\n')).toHaveLength(1);
   expect(badUrl.err).toContain('UNSUPPORTED_STORE_URL');
 
+  // the store file does not exist: a reading verb says so and creates nothing
+  const noStore = await cli('export', '--store', store, '--run', 'latest', '--out', path.join(dir, 'out.jsonl'));
+  expect(noStore.code).toBe(1);
+  expect(noStore.err).toMatch(/^lineage-ledger export: NOT_FOUND: /);
+  expect(fs.existsSync(path.join(dir, 'out.jsonl'))).toBe(false);
+  expect(fs.existsSync(store.replace(/^sqlite:/, ''))).toBe(false);
+
+  // an empty store: no run to export
+  await (await openLedger({ store })).close();
   const noRun = await cli('export', '--store', store, '--run', 'latest', '--out', path.join(dir, 'out.jsonl'));
   expect(noRun.code).toBe(1);
   expect(noRun.err).toMatch(/^lineage-ledger export: RUN_NOT_FOUND: /);

@@ -23,7 +23,7 @@ export function registerCheck(program: Command, io: CliIO): void {
         if (opts.json === true) println(io, JSON.stringify(result, null, 2));
         else io.stdout.write(renderCheckText(result));
         return result.ok;
-      });
+      }, { create: false });
       if (!ok) throw new ReportedFailure(1);
     });
 }

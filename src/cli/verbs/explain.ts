@@ -95,6 +95,6 @@ export function registerExplain(program: Command, io: CliIO): void {
           default:
             io.stdout.write(text());
         }
-      });
+      }, { create: false });
     });
 }

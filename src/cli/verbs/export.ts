@@ -67,6 +67,6 @@ export function registerExport(program: Command, io: CliIO): void {
         const signed = m.signature_algorithm === 'none' ? 'unsigned' : `signed ${m.signature_algorithm}, key ${m.key_id}`;
         io.stderr.write(`exported ${m.record_count} records of run ${runId}${where} (${opts.format}; Merkle root ${m.merkle_root}; ${signed})\n`);
         if (opts.csv !== undefined) io.stderr.write(`CSV view (not verified on its own; see manifest.csv) in ${opts.csv}\n`);
-      });
+      }, { create: false });
     });
 }

@@ -1,8 +1,12 @@
+import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { importExport } from '../../export/import';
+import { parseStoreUrl } from '../../store/url';
 import { CliIO, storeOption, withLedger } from '../context';
 import { println } from '../options';
 import { addKeyOptions, KeyOpts, verifyOptionsFrom } from './verify';
+
+type ImportOpts = KeyOpts & { store: string; json?: boolean };
 
 export function registerImport(program: Command, io: CliIO): void {
   const cmd = program
@@ -15,19 +19,31 @@ export function registerImport(program: Command, io: CliIO): void {
     .addOption(storeOption());
   addKeyOptions(cmd)
     .option('--json', 'print {runId, events, records, chainHead, merkleRoot} as JSON')
-    .action(async (exportPath: string, opts: KeyOpts & { store: string; json?: boolean }) => {
-      const options = verifyOptionsFrom(opts);
-      await withLedger(opts.store, async (ledger) => {
-        const r = await importExport(ledger, exportPath, options);
-        if (opts.json === true) {
-          println(io, JSON.stringify({ runId: r.runId, events: r.events, records: r.records, chainHead: r.chainHead, merkleRoot: r.merkleRoot, store: opts.store, signatureChecked: r.report.signatureChecked }));
-          return;
-        }
-        println(io, r.runId);
-        io.stderr.write(
-          `imported run ${r.runId} into ${opts.store}: ${r.records} records rebuilt from ${r.events} events (Merkle root ${r.merkleRoot}; ` +
-            `signature ${r.report.signatureChecked ? 'checked' : 'NOT checked'})\n`,
-        );
-      });
+    .action(async (exportPath: string, opts: ImportOpts) => {
+      // a store file this import creates is removed again when the import fails: a failed import leaves nothing behind
+      const parsed = parseStoreUrl(opts.store);
+      const created = parsed.kind === 'sqlite' && !fs.existsSync(parsed.path) ? parsed.path : null;
+      try {
+        await importInto(io, exportPath, opts);
+      } catch (e) {
+        if (created !== null) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(created + suffix, { force: true });
+        throw e;
+      }
     });
+}
+
+async function importInto(io: CliIO, exportPath: string, opts: ImportOpts): Promise<void> {
+  const options = verifyOptionsFrom(opts);
+  await withLedger(opts.store, async (ledger) => {
+    const r = await importExport(ledger, exportPath, options);
+    if (opts.json === true) {
+      println(io, JSON.stringify({ runId: r.runId, events: r.events, records: r.records, chainHead: r.chainHead, merkleRoot: r.merkleRoot, store: opts.store, signatureChecked: r.report.signatureChecked }));
+      return;
+    }
+    println(io, r.runId);
+    io.stderr.write(
+      `imported run ${r.runId} into ${opts.store}: ${r.records} records rebuilt from ${r.events} events (Merkle root ${r.merkleRoot}; ` +
+        `signature ${r.report.signatureChecked ? 'checked' : 'NOT checked'})\n`,
+    );
+  });
 }

@@ -24,6 +24,6 @@ export function registerReplay(program: Command, io: CliIO): void {
         const snapshot = { ...runSnapshot(state), asOfRequested: opts.asOf ?? null };
         if (opts.json === true) println(io, JSON.stringify(snapshot, null, 2));
         else io.stdout.write(renderSnapshotText(snapshot));
-      });
+      }, { create: false });
     });
 }

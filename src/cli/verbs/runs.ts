@@ -21,7 +21,7 @@ export function registerRuns(program: Command, io: CliIO): void {
         }
         println(io, ['RUN ID'.padEnd(36), 'STATUS'.padEnd(11), 'STARTED'.padEnd(24), 'EVENTS'].join('  '));
         for (const r of runs) println(io, [r.runId.padEnd(36), r.status.padEnd(11), (r.startedAt ?? '-').padEnd(24), String(r.events)].join('  '));
-      });
+      }, { create: false });
     });
 
 }

@@ -217,7 +217,7 @@ function refuseUnlessOpenable(file: string, found: FileInspection, o: { readonly
   switch (found.kind) {
     case 'missing': {
       if (o.readonly || !o.create) {
-        throw ledgerError('NOT_FOUND', `${file}: no such store file${o.readonly ? ' (opened read-only)' : ' (create is false)'}`, { path: file });
+        throw ledgerError('NOT_FOUND', `${file}: no such store file${o.readonly ? ' (opened read-only)' : ' (nothing was created)'}`, { path: file });
       }
       const dir = nodePath.dirname(file);
       if (!fs.existsSync(dir)) throw ledgerError('NOT_FOUND', `${file}: the directory ${dir} does not exist`, { path: file });
