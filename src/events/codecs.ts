@@ -113,7 +113,7 @@ export const JsonObjectC = new t.Type<JsonObject, JsonObject, unknown>(
 // ---------------------------------------------------------------------------
 // Scalars
 
-function refined<A>(name: string, test: (u: unknown) => u is A, describe: string): t.Type<A, A, unknown> {
+export function refined<A>(name: string, test: (u: unknown) => u is A, describe: string): t.Type<A, A, unknown> {
   return new t.Type<A, A, unknown>(
     name,
     test,
@@ -181,15 +181,17 @@ export function nullable<C extends t.Mixed>(codec: C): t.Type<t.TypeOf<C> | null
 /** An array of `codec` (non-empty with `nonEmpty`); `.item` and `.nonEmpty` are read by the JSON Schema generator. */
 export function arrayOf<C extends t.Mixed>(
   codec: C,
-  opts: { nonEmpty?: boolean } = {},
+  opts: { nonEmpty?: boolean; maxLength?: number } = {},
 ): t.Type<Array<t.TypeOf<C>>, Array<t.OutputOf<C>>, unknown> & { readonly item: C; readonly nonEmpty: boolean } {
+  const max = opts.maxLength ?? Number.POSITIVE_INFINITY;
   const type = new t.Type<Array<t.TypeOf<C>>, Array<t.OutputOf<C>>, unknown>(
     `Array<${codec.name}>`,
-    (u): u is Array<t.TypeOf<C>> => Array.isArray(u) && (opts.nonEmpty !== true || u.length > 0) && u.every((x) => codec.is(x)),
+    (u): u is Array<t.TypeOf<C>> => Array.isArray(u) && (opts.nonEmpty !== true || u.length > 0) && u.length <= max && u.every((x) => codec.is(x)),
     (u, c) => {
-      if (Array.isArray(u) && (opts.nonEmpty !== true || u.length > 0) && u.every((x) => codec.is(x))) return t.success(u as Array<t.TypeOf<C>>);
+      if (Array.isArray(u) && (opts.nonEmpty !== true || u.length > 0) && u.length <= max && u.every((x) => codec.is(x))) return t.success(u as Array<t.TypeOf<C>>);
       if (!Array.isArray(u)) return t.failure(u, c, `${contextPath(c) || '(root)'}: expected an array, got ${show(u)}`);
       if (opts.nonEmpty === true && u.length === 0) return t.failure(u, c, `${contextPath(c) || '(root)'}: expected a non-empty array`);
+      if (u.length > max) return t.failure(u, c, `${contextPath(c) || '(root)'}: at most ${max.toLocaleString('en-US')} items, got ${u.length.toLocaleString('en-US')}`);
       for (let i = 0; i < u.length; i++) {
         const r = codec.validate(u[i], appendContext(c, String(i), codec, u[i]));
         if (isLeft(r)) return r;

@@ -107,6 +107,12 @@ export function parseHmacKey(content: Buffer, file = 'the HMAC key'): Buffer {
     if (end > 0 && content[end - 1] === 0x0d) end--;
   }
   const key = Buffer.from(content.subarray(0, end));
+  // a PEM key given as an HMAC secret: a public key is public, so anyone could forge the signature
+  if (/-----BEGIN [A-Z0-9 ]*(KEY|CERTIFICATE)-----/.test(key.toString('latin1'))) {
+    throw ledgerError('KEY_INVALID', `${file} is a PEM key, not an HMAC secret; use --sign-key / --public-key for Ed25519 keys, and a random secret of at least ${HMAC_MIN_KEY_BYTES} bytes for HMAC`, {
+      path: file,
+    });
+  }
   if (key.length < HMAC_MIN_KEY_BYTES) {
     throw ledgerError('KEY_INVALID', `${file} holds ${key.length} bytes; an HMAC-SHA256 key needs at least ${HMAC_MIN_KEY_BYTES}`, { path: file });
   }

@@ -32,7 +32,7 @@ import {
   NonNegativeInt,
   NonNegativeNumber,
   Bool,
-  PositiveInt,
+  refined,
   Str,
   struct,
   Timestamp,
@@ -77,15 +77,30 @@ export const CreateRowInput = struct(
 
 export const CreateTokenInput = struct('CreateTokenInput', { rowId: Id }, { tokenId: Id, branchName: NonEmptyString, stepInPipeline: NonNegativeInt });
 
+/**
+ * The most tokens one command may create (expand children, batch output tokens, fork branches):
+ * they are one event, written atomically, and an event must stay well inside what a store
+ * accepts in one append (EventStoreDB: 1 MiB by default). Larger fan-outs are refused with
+ * INVALID_INPUT, never truncated.
+ */
+export const MAX_TOKENS_PER_COMMAND = 10_000;
+
+const tokenCount = (min: 0 | 1) =>
+  refined(
+    min === 0 ? 'TokenCount' : 'PositiveTokenCount',
+    (u): u is number => typeof u === 'number' && Number.isSafeInteger(u) && u >= min && u <= MAX_TOKENS_PER_COMMAND,
+    `an integer from ${min} to ${MAX_TOKENS_PER_COMMAND.toLocaleString('en-US')} (the most tokens one command may create)`,
+  );
+
 export const ForkTokenInput = struct(
   'ForkTokenInput',
-  { parentTokenId: Id, rowId: Id, branches: arrayOf(NonEmptyString, { nonEmpty: true }) },
+  { parentTokenId: Id, rowId: Id, branches: arrayOf(NonEmptyString, { nonEmpty: true, maxLength: MAX_TOKENS_PER_COMMAND }) },
   { stepInPipeline: NonNegativeInt, context: JsonValue },
 );
 
 export const ExpandTokenInput = struct(
   'ExpandTokenInput',
-  { parentTokenId: Id, rowId: Id, count: PositiveInt },
+  { parentTokenId: Id, rowId: Id, count: tokenCount(1) },
   { stepInPipeline: NonNegativeInt, context: JsonValue },
 );
 
@@ -155,7 +170,7 @@ export const RetryBatchInput = struct('RetryBatchInput', { batchId: Id }, { newB
 export const RecordBatchOutputsInput = struct(
   'RecordBatchOutputsInput',
   { batchId: Id },
-  { tokenCount: NonNegativeInt, artifactIds: arrayOf(Id), stepInPipeline: NonNegativeInt },
+  { tokenCount: tokenCount(0), artifactIds: arrayOf(Id), stepInPipeline: NonNegativeInt },
 );
 
 export const RegisterArtifactInput = struct(

@@ -157,6 +157,11 @@ describe('signing', () => {
     expect(parseHmacKey(Buffer.from(`${'k'.repeat(32)}\r\n`)).toString()).toBe('k'.repeat(32));
     expect(parseHmacKey(Buffer.from(`${'k'.repeat(32)}\n\n`)).length).toBe(33);
     expect(() => parseHmacKey(Buffer.from('short\n'))).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+    // a PEM key (public or private) is never an HMAC secret: with a public key anyone could forge the signature
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    for (const pem of [publicKey.export({ type: 'spki', format: 'pem' }), privateKey.export({ type: 'pkcs8', format: 'pem' })]) {
+      expect(() => parseHmacKey(Buffer.from(pem))).toThrow(expect.objectContaining({ code: 'KEY_INVALID', message: expect.stringContaining('PEM key') }));
+    }
   });
 });
 
