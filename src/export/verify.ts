@@ -177,37 +177,67 @@ export interface RawLine {
   readonly bytes: Buffer;
   /** False for a last line with no "\n" after it. */
   readonly terminated: boolean;
+  /** Set when the line was longer than MAX_RECORD_LINE_BYTES: its bytes are not kept (and reading stops there). */
+  readonly tooLong?: number;
 }
 
-/** Reads bytes [0, end) of a file as lines, in batches. */
-export async function* readRawLines(file: string, end: number): AsyncGenerator<RawLine[]> {
+/** The longest record line an export may have (a record is one entity; the largest real ones are a few KB). */
+export const MAX_RECORD_LINE_BYTES = 64 << 20;
+
+/**
+ * Reads bytes [0, end) of a file as lines, in batches. Linear in the file size however long a
+ * line is: the pieces of a line that spans chunks are kept apart and joined once, when its end
+ * is found. A line longer than MAX_RECORD_LINE_BYTES is reported (tooLong) and ends the reading.
+ */
+export async function* readRawLines(file: string, end: number, maxLineBytes = MAX_RECORD_LINE_BYTES): AsyncGenerator<RawLine[]> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const size = 1 << 20;
     let pos = 0;
-    let carry: Buffer | null = null;
+    let pieces: Buffer[] = [];
+    let carried = 0;
     while (pos < end) {
       const buf = Buffer.allocUnsafe(Math.min(size, end - pos));
       const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      let data = buf.subarray(0, bytesRead);
-      if (carry !== null) {
-        data = Buffer.concat([carry, data]);
-        carry = null;
-      }
+      const data = buf.subarray(0, bytesRead);
       const out: RawLine[] = [];
       let s = 0;
       for (;;) {
         const nl = data.indexOf(0x0a, s);
         if (nl < 0) break;
-        out.push({ bytes: data.subarray(s, nl), terminated: true });
+        if (pieces.length > 0) {
+          pieces.push(data.subarray(s, nl));
+          const line = Buffer.concat(pieces, carried + (nl - s));
+          pieces = [];
+          carried = 0;
+          if (line.length > maxLineBytes) {
+            yield [...out, { bytes: Buffer.alloc(0), terminated: true, tooLong: line.length }];
+            return;
+          }
+          out.push({ bytes: line, terminated: true });
+        } else {
+          if (nl - s > maxLineBytes) {
+            yield [...out, { bytes: Buffer.alloc(0), terminated: true, tooLong: nl - s }];
+            return;
+          }
+          out.push({ bytes: data.subarray(s, nl), terminated: true });
+        }
         s = nl + 1;
       }
-      if (s < data.length) carry = Buffer.from(data.subarray(s));
+      if (s < data.length) {
+        // the buffer is fresh for every read, so its tail can be kept without a copy
+        pieces.push(data.subarray(s));
+        carried += data.length - s;
+        if (carried > maxLineBytes) {
+          yield [...out, { bytes: Buffer.alloc(0), terminated: true, tooLong: carried }];
+          return;
+        }
+      }
       if (out.length > 0) yield out;
     }
-    if (carry !== null) yield [{ bytes: carry, terminated: false }];
+    if (pieces.length > 0) yield [{ bytes: Buffer.concat(pieces, carried), terminated: false }];
   } finally {
     await fh.close();
   }
@@ -227,6 +257,9 @@ export type ParsedLine =
 
 /** Checks one line: complete, UTF-8, canonical JSON of a record object with a chain_hash. */
 export function parseRecordLine(line: RawLine): ParsedLine {
+  if (line.tooLong !== undefined) {
+    return { ok: false, problem: `is longer than ${MAX_RECORD_LINE_BYTES.toLocaleString('en-US')} bytes (at least ${line.tooLong.toLocaleString('en-US')}): not a record line`, record: null };
+  }
   if (!line.terminated) return { ok: false, problem: 'is incomplete: the file ends inside it (file truncated?)', record: null };
   if (line.bytes.length === 0) return { ok: false, problem: 'is an empty line, not canonical JSON', record: null };
   const text = line.bytes.toString('utf8');
