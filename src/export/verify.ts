@@ -140,6 +140,17 @@ export function parseManifest(text: string): { manifest: ExportManifest } | { pr
     return { problem: `the manifest is not JSON (${(e as Error).message})` };
   }
   if (typeof u !== 'object' || u === null || Array.isArray(u)) return { problem: 'the manifest is not a JSON object' };
+  // exactly its canonical bytes: no other spacing, key order, line end or repeated key, so that
+  // every JSON parser reads the one manifest the signature covers
+  let canonical: string | null = null;
+  try {
+    canonical = canonicalize(u);
+  } catch {
+    canonical = null;
+  }
+  if (canonical !== text) {
+    return { problem: 'the manifest is not written as RFC 8785 canonical JSON (extra whitespace, a CR, reordered or repeated keys)' };
+  }
   const rt = (u as Record<string, unknown>).record_type;
   if (rt !== 'manifest') {
     return {
