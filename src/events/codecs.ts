@@ -300,17 +300,52 @@ function contextPath(c: t.Context): string {
   return out;
 }
 
+/**
+ * What kind of value was found, never the value itself: an error must say what was wrong
+ * and where, and must not carry a secret or row data passed by mistake into logs.
+ */
 function show(u: unknown): string {
   if (u === undefined) return 'undefined';
-  if (typeof u === 'number' && !Number.isFinite(u)) return String(u);
-  try {
-    const s = JSON.stringify(u);
-    if (s === undefined) return typeof u;
-    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-  } catch {
-    return typeof u;
-  }
+  if (u === null) return 'null';
+  if (typeof u === 'number') return Number.isFinite(u) ? (Number.isSafeInteger(u) || !Number.isInteger(u) ? 'a number' : 'an unsafe integer') : String(u);
+  if (typeof u === 'string') return `a string of ${u.length} characters`;
+  if (Array.isArray(u)) return `an array of ${u.length} items`;
+  if (typeof u === 'object') return 'an object';
+  return `a ${typeof u}`;
 }
+
+const MAX_INPUT_DEPTH = 256;
+
+/**
+ * A plain-data copy of a command's input, each property read exactly once: a getter or a
+ * proxy cannot answer the validation one way and the recorder another, and one that throws
+ * is an INVALID_INPUT rather than an escaped error. Objects that are not plain (Date, Map,
+ * class instances) are kept as they are, for the codecs to refuse; a cycle is refused here.
+ */
+function snapshotInput(u: unknown, seen: Set<object>, depth: number): unknown {
+  if (u === null || typeof u !== 'object') return u;
+  if (seen.has(u)) throw new InputUnreadable('it contains a cycle');
+  if (depth > MAX_INPUT_DEPTH) throw new InputUnreadable(`it is nested more than ${MAX_INPUT_DEPTH} levels deep`);
+  if (Array.isArray(u)) {
+    seen.add(u);
+    const out: unknown[] = new Array(u.length);
+    for (let i = 0; i < out.length; i++) out[i] = snapshotInput(u[i], seen, depth + 1);
+    seen.delete(u);
+    return out;
+  }
+  const proto: unknown = Object.getPrototypeOf(u);
+  if (proto !== Object.prototype && proto !== null) return u;
+  seen.add(u);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(u)) {
+    // defineProperty: a "__proto__" key stays a plain key, never the copy's prototype
+    Object.defineProperty(out, k, { value: snapshotInput((u as Record<string, unknown>)[k], seen, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
+  seen.delete(u);
+  return out;
+}
+
+class InputUnreadable extends Error {}
 
 /** The first error of an io-ts validation as a path and message. */
 export function firstError(errors: t.Errors): { path: string; message: string } {
@@ -323,7 +358,13 @@ export function firstError(errors: t.Errors): { path: string; message: string } 
 
 /** Decodes `u` with `codec` or throws a LedgerError (INVALID_INPUT by default) naming the path of the first bad field. */
 export function decodeOrThrow<A>(codec: t.Decoder<unknown, A>, u: unknown, what: string, code: LedgerErrorCode = 'INVALID_INPUT'): A {
-  const r = codec.decode(u);
+  let r: ReturnType<typeof codec.decode>;
+  try {
+    r = codec.decode(snapshotInput(u, new Set(), 0));
+  } catch (e) {
+    const why = e instanceof InputUnreadable ? e.message : 'a property getter or proxy threw while it was read';
+    throw ledgerError(code, `invalid ${what}: it cannot be read as plain data (${why})`, { path: '', what });
+  }
   if (isLeft(r)) {
     const { path, message } = firstError(r.left);
     throw ledgerError(code, `invalid ${what}: ${message}`, { path, what });
