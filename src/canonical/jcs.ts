@@ -26,6 +26,19 @@ export const MAX_DEPTH = 1000;
 
 /** Any UTF-16 surrogate code unit; when present, pairing is checked code unit by code unit. */
 const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * The rules a recorded value must meet to be exportable, shared by the recorder's input codecs
+ * (src/events/codecs.ts) and this writer, so that nothing accepted on write fails on export.
+ */
+export const EXPORTABLE = {
+  /** A string with no lone surrogate (RFC 8785 writes well-formed strings only). */
+  string: (s: string): boolean => !SURROGATE.test(s) || loneSurrogateIndex(s) < 0,
+  /** A finite number, and an integer only within ±(2^53-1). */
+  number: (n: number): boolean => Number.isFinite(n) && (!Number.isInteger(n) || Number.isSafeInteger(n)),
+  /** Deepest nesting of a recorded JSON value: the export record wraps it in a few more levels. */
+  valueDepth: MAX_DEPTH - 8,
+} as const;
 /** Anything JSON.stringify would escape (controls, quote, backslash) or a surrogate. */
 // eslint-disable-next-line no-control-regex
 const NEEDS_CARE = /[\u0000-\u001F"\\\uD800-\uDFFF]/;

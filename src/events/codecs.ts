@@ -8,6 +8,7 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/Either';
 import { ledgerError, LedgerErrorCode } from '../errors';
+import { EXPORTABLE, MAX_DEPTH } from '../canonical/jcs';
 
 // ---------------------------------------------------------------------------
 // JSON values
@@ -19,20 +20,21 @@ export type JsonObject = { [key: string]: Json };
 export function isJsonValue(v: unknown, depth = 0): boolean {
   switch (typeof v) {
     case 'string':
+      return EXPORTABLE.string(v);
     case 'boolean':
       return true;
     case 'number':
-      return Number.isFinite(v) && (!Number.isInteger(v) || Number.isSafeInteger(v));
+      return EXPORTABLE.number(v);
     case 'object': {
       if (v === null) return true;
-      if (depth > 1000) return false;
+      if (depth > EXPORTABLE.valueDepth) return false;
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) if (!isJsonValue(v[i], depth + 1)) return false;
         return true;
       }
       const proto = Object.getPrototypeOf(v) as unknown;
       if (proto !== Object.prototype && proto !== null) return false;
-      for (const k in v) if (!isJsonValue((v as Record<string, unknown>)[k], depth + 1)) return false;
+      for (const k in v) if (!EXPORTABLE.string(k) || !isJsonValue((v as Record<string, unknown>)[k], depth + 1)) return false;
       return true;
     }
     default:
@@ -49,16 +51,16 @@ export function jsonProblem(v: unknown, path = ''): [string, string] | null {
 function jsonProblemAt(v: unknown, path: string, depth: number): [string, string] | null {
   switch (typeof v) {
     case 'string':
-      return null;
+      return EXPORTABLE.string(v) ? null : [path, 'a string with a lone UTF-16 surrogate (not valid Unicode; it cannot be exported)'];
     case 'boolean':
       return null;
     case 'number':
       if (!Number.isFinite(v)) return [path, `${String(v)} is not allowed (no NaN or Infinity in audit data)`];
-      if (Number.isInteger(v) && !Number.isSafeInteger(v)) return [path, `integer ${v} is above 2^53; write it as a string`];
+      if (!EXPORTABLE.number(v)) return [path, 'an integer beyond ±(2^53-1); write it as a string'];
       return null;
     case 'object': {
       if (v === null) return null;
-      if (depth > 1000) return [path, 'nested more than 1000 levels deep (or a cycle)'];
+      if (depth > EXPORTABLE.valueDepth) return [path, `nested more than ${EXPORTABLE.valueDepth} levels deep (or a cycle)`];
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) {
           const p = jsonProblemAt(v[i], `${path}[${i}]`, depth + 1);
@@ -72,6 +74,7 @@ function jsonProblemAt(v: unknown, path: string, depth: number): [string, string
         return [path, `a ${name} is not a plain JSON value`];
       }
       for (const k of Object.keys(v)) {
+        if (!EXPORTABLE.string(k)) return [path, 'a member name with a lone UTF-16 surrogate (not valid Unicode; it cannot be exported)'];
         const p = jsonProblemAt((v as Record<string, unknown>)[k], path === '' ? k : `${path}.${k}`, depth + 1);
         if (p !== null) return p;
       }
@@ -142,8 +145,12 @@ export const Timestamp = refined(
   (u): u is string => typeof u === 'string' && TIMESTAMP_RE.test(u) && !Number.isNaN(Date.parse(u)),
   'an ISO-8601 timestamp with an offset (e.g. 2026-01-02T03:04:05.678Z)',
 );
-export const NonEmptyString = refined('NonEmptyString', (u): u is string => typeof u === 'string' && u.length > 0, 'a non-empty string');
-export const Str = refined('string', (u): u is string => typeof u === 'string', 'a string');
+export const NonEmptyString = refined(
+  'NonEmptyString',
+  (u): u is string => typeof u === 'string' && u.length > 0 && EXPORTABLE.string(u),
+  'a non-empty string of valid Unicode (no lone surrogate)',
+);
+export const Str = refined('string', (u): u is string => typeof u === 'string' && EXPORTABLE.string(u), 'a string of valid Unicode (no lone surrogate)');
 export const Bool = refined('boolean', (u): u is boolean => typeof u === 'boolean', 'a boolean');
 export const NonNegativeInt = refined(
   'NonNegativeInt',
@@ -154,8 +161,8 @@ export const PositiveInt = refined('PositiveInt', (u): u is number => typeof u =
 export const Int = refined('Int', (u): u is number => typeof u === 'number' && Number.isSafeInteger(u), 'an integer');
 export const NonNegativeNumber = refined(
   'NonNegativeNumber',
-  (u): u is number => typeof u === 'number' && Number.isFinite(u) && u >= 0,
-  'a finite non-negative number',
+  (u): u is number => typeof u === 'number' && EXPORTABLE.number(u) && u >= 0,
+  'a finite non-negative number (an integer at most 2^53-1)',
 );
 
 /** A string enumeration; `.values` lists the allowed strings (read by the JSON Schema generator). */
@@ -314,7 +321,7 @@ function show(u: unknown): string {
   return `a ${typeof u}`;
 }
 
-const MAX_INPUT_DEPTH = 256;
+const MAX_INPUT_DEPTH = MAX_DEPTH + 8;
 
 /**
  * A plain-data copy of a command's input, each property read exactly once: a getter or a

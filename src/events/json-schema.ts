@@ -111,7 +111,7 @@ const SCALARS = new Map<t.Mixed, Named | JsonSchema>([
   [NonNegativeInt, { name: 'NonNegativeInt', schema: () => ({ type: 'integer', minimum: 0, maximum: MAX_SAFE }) }],
   [PositiveInt, { name: 'PositiveInt', schema: () => ({ type: 'integer', minimum: 1, maximum: MAX_SAFE }) }],
   [Int, { name: 'Int', schema: () => ({ type: 'integer', minimum: -MAX_SAFE, maximum: MAX_SAFE }) }],
-  [NonNegativeNumber, { name: 'NonNegativeNumber', schema: () => ({ type: 'number', minimum: 0 }) }],
+  [NonNegativeNumber, { name: 'NonNegativeNumber', schema: () => ({ type: 'number', minimum: 0, maximum: MAX_SAFE }) }],
   [
     JsonValue,
     {
