@@ -39,7 +39,7 @@ import type { ExportRunOptions, Ledger } from '../ledger';
 import type { RecordType } from '../projections/entities';
 import type { RunState } from '../projections/state';
 import type { CsvView } from './csv';
-import { writeFileAtomically, writeLines, writeLinesToFd } from './jsonl';
+import { removeStaleTemporaries, writeFileAtomically, writeLines, writeLinesToFd } from './jsonl';
 import type { Signer, SignatureAlgorithm } from './keys';
 import { leafHash, MerkleTreeBuilder } from './merkle';
 import { ExportRecord, runRecords } from './records';
@@ -484,6 +484,7 @@ export function makeTemporaryDirectory(dir: string): string {
   const parent = path.dirname(target);
   if (!fs.existsSync(parent)) throw ledgerError('NOT_FOUND', `cannot write ${dir}: directory ${parent} does not exist`, { path: dir });
   refuseExisting(dir);
+  removeStaleTemporaries(target);
   return fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.${process.pid}.`));
 }
 

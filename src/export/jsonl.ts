@@ -63,12 +63,45 @@ function writeAll(fd: number, text: string): void {
 }
 
 /**
+ * Removes the temporaries that writers of `target` left in its directory when they were killed
+ * (`.<name>.<pid>.…`: a file or a directory) whose process no longer exists. Temporaries of
+ * live processes, and of other targets, are left alone.
+ */
+export function removeStaleTemporaries(target: string): void {
+  const dir = path.dirname(path.resolve(target));
+  const prefix = `.${path.basename(target)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)\./.exec(name.slice(prefix.length))?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processExists(pid)) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/**
  * Writes to `file` atomically: into a temporary file in the same directory, fsynced,
- * then renamed over the target. On error the temporary file is removed.
+ * then renamed over the target. On error the temporary file is removed; temporaries of
+ * earlier writers that were killed are removed first.
  */
 export async function writeFileAtomically<T>(file: string, write: (fd: number) => T | Promise<T>): Promise<T> {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir)) throw new LedgerError('NOT_FOUND', `cannot write ${file}: directory ${dir} does not exist`, { path: file });
+  removeStaleTemporaries(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   const fd = fs.openSync(tmp, 'wx');
   try {
