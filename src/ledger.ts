@@ -12,7 +12,7 @@ import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput } from './recorder/commands';
 import { decideBeginRun } from './recorder/decide';
 import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
-import { DeferredProjection, openPersistedState, PersistedRunState } from './projections/persisted';
+import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead } from './projections/persisted';
 import type { EventStore } from './store/port';
 import { openStore } from './store/url';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
@@ -64,6 +64,9 @@ export interface ExportRunOptions extends ReadOptions {
   readonly allowAnomalies?: boolean;
 }
 
+/** Runs whose read state a ledger keeps open between reads. */
+const READ_STATES = 4;
+
 /** Entries merged per catch-up write of a persisted projection (one transaction each). */
 const CATCH_UP_ENTRIES = 65536;
 
@@ -83,6 +86,8 @@ export class Ledger {
   /** Live handles by run id, held weakly: a handle (and its projection) lives as long as its caller keeps it. */
   private readonly handles = new Map<string, WeakRef<RunHandle>>();
   private readonly subscriptions = new Set<RunSubscription | AllSubscription>();
+  /** Read states by run (see cachedReadState), the most recent READ_STATES runs. */
+  private readonly readStates = new Map<string, RunState>();
   private closed = false;
 
   constructor(
@@ -172,10 +177,35 @@ export class Ledger {
       throw ledgerError('INVALID_INPUT', `asOf: ${options.asOf} is not a sequence number`, { path: 'asOf' });
     }
     if (options.asOf === undefined) {
+      const cached = await this.cachedReadState(runId);
+      if (cached !== null) return cached;
       const persisted = await this.openProjection(runId);
-      if (persisted !== null) return persisted.state;
+      if (persisted !== null) {
+        this.readStates.delete(runId);
+        if (this.readStates.size >= READ_STATES) this.readStates.delete(this.readStates.keys().next().value!);
+        this.readStates.set(runId, persisted.state);
+        return persisted.state;
+      }
     }
     return this.foldRun(runId, options);
+  }
+
+  /**
+   * The read state this ledger opened last for the run, while the run and its tables are
+   * still at the seq it was opened at (a state at one seq never changes): repeated reads
+   * (explain after explain) keep its warm caches instead of opening the tables again.
+   */
+  private async cachedReadState(runId: string): Promise<RunState | null> {
+    const state = this.readStates.get(runId);
+    if (state === undefined) return null;
+    const streamId = runStreamId(runId);
+    const revision = await this.store.streamRevision(streamId);
+    if (revision !== state.version || this.store.projections?.open(streamId).version !== revision) {
+      this.readStates.delete(runId);
+      return null;
+    }
+    setReadAhead(state, 0); // a previous export may have left it on
+    return state;
   }
 
   /** Rebuilds a run's projection in memory by folding its events (up to `asOf`). */
@@ -257,6 +287,7 @@ export class Ledger {
     const streamId = runStreamId(runId);
     if ((await this.store.streamRevision(streamId)) === null) throw ledgerError('RUN_NOT_FOUND', `run ${runId} does not exist in the ${this.store.kind} store`, { runId });
     this.handles.delete(runId);
+    this.readStates.delete(runId);
     projections.drop(streamId);
     await this.openProjection(runId);
   }
@@ -371,6 +402,7 @@ export class Ledger {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.readStates.clear();
     for (const ref of this.handles.values()) {
       try {
         ref.deref()?.flushProjection();

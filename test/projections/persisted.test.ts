@@ -202,3 +202,17 @@ test('export from the tables with random (version 4) ids, where key order does n
   await expectTablesMatchEvents(reader, runId);
   await reader.close();
 });
+
+test('a ledger reuses its read state while the run is unchanged, and opens a new one after an append', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}` });
+  const { runId, graph } = await recordReferenceRun(ledger, { rows: 3, finish: false });
+  const first = await ledger.loadRun(runId);
+  expect(await ledger.loadRun(runId)).toBe(first);
+  const run = await ledger.openRun(runId);
+  await run.createRow({ sourceNodeId: graph.sourceId, rowIndex: 3, data: { extra: true } });
+  const second = await ledger.loadRun(runId);
+  expect(second).not.toBe(first);
+  expect(second.rows.size).toBe(4);
+  expect(second.version).toBeGreaterThan(first.version);
+  await ledger.close();
+});
