@@ -830,7 +830,7 @@ class SqliteProjectionStore implements ProjectionStore {
         const runKey = row?.[0] ?? Number(this.s.insertRun.run(streamId).lastInsertRowid);
         for (const [map, key, value] of delta.entries) {
           if (value === null) this.s.delete.run(runKey, map, key);
-          else this.s.upsert.run(runKey, map, key, value);
+          else this.s.upsert.run({ r: runKey, m: map, k: key, v: value });
         }
         this.s.updateRun.run(delta.toVersion, delta.recordedAt, runKey);
         this.s.commit.run();

@@ -44,7 +44,8 @@ CREATE INDEX streams_by_creation ON streams (created_position);
 /**
  * Added by schema version 2: the persisted run projection (src/projections/persisted.ts).
  * One row per projected stream with the seq folded in so far, and one row per entry of
- * each projection collection, unique by (run, map, key) and kept in insertion order (`id`).
+ * each projection collection, clustered by (run, map, key) so that a lookup reads one b-tree,
+ * and numbered in insertion order per (run, map) (`id`, for iteration in creation order).
  * `key` has no declared type, so numbers stay numbers and text stays text.
  * Everything here can be deleted: it is rebuilt from the events on the next read.
  */
@@ -56,14 +57,14 @@ CREATE TABLE projection_runs (
   recorded_at TEXT
 );
 CREATE TABLE projection (
-  id      INTEGER PRIMARY KEY,
   run_key INTEGER NOT NULL,
   map     INTEGER NOT NULL,
   key             NOT NULL,
-  value   TEXT    NOT NULL
-);
-CREATE UNIQUE INDEX projection_by_key ON projection (run_key, map, key);
-CREATE INDEX projection_by_order ON projection (run_key, map);
+  id      INTEGER NOT NULL,
+  value   TEXT    NOT NULL,
+  PRIMARY KEY (run_key, map, key)
+) WITHOUT ROWID;
+CREATE INDEX projection_by_order ON projection (run_key, map, id);
 `;
 
 /** Tables (and indexes) a store of the current schema version must have. */
@@ -76,7 +77,6 @@ export const REQUIRED_OBJECTS: readonly string[] = [
   'streams_by_creation',
   'projection_runs',
   'projection',
-  'projection_by_key',
   'projection_by_order',
 ];
 
@@ -109,7 +109,7 @@ export const SQL = {
   dropProjectionRun: 'DELETE FROM projection_runs WHERE run_key = ?',
   dropProjection: 'DELETE FROM projection WHERE run_key = ?',
   upsertProjection:
-    'INSERT INTO projection (run_key, map, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (run_key, map, key) DO UPDATE SET value = excluded.value',
+    'INSERT INTO projection (run_key, map, key, id, value) VALUES (@r, @m, @k, (SELECT coalesce(max(id), 0) + 1 FROM projection WHERE run_key = @r AND map = @m), @v) ON CONFLICT (run_key, map, key) DO UPDATE SET value = excluded.value',
   deleteProjection: 'DELETE FROM projection WHERE run_key = ? AND map = ? AND key = ?',
   projectionGet: 'SELECT value FROM projection WHERE run_key = ? AND map = ? AND key = ?',
   projectionHas: 'SELECT 1 FROM projection WHERE run_key = ? AND map = ? AND key = ?',
