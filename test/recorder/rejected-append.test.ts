@@ -4,19 +4,21 @@
  * expected revision happens to match the stream after the other writer's event) must fail
  * too, with RUN_HANDLE_STALE, and store nothing: the run's events fold without anomalies.
  */
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Ledger, openLedger } from '../../src/ledger';
 import { MemoryEventStore } from '../../src/store/memory';
-import { makeTempDir, removeDir } from '../store/sqlite/helpers';
+import { makeTempDir, removeDir, TS_RUN } from '../store/sqlite/helpers';
 
 const ROW_ID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
-async function twoWriters(open: () => Promise<Ledger>): Promise<void> {
+async function twoWriters(open: () => Promise<Ledger>, otherWriter?: (runId: string, sourceNodeId: string) => void): Promise<void> {
   const a = await open();
   const b = await open();
   const run = await a.beginRun({ config: {} });
   const src = await run.registerNode({ pluginName: 's', nodeType: 'source', pluginVersion: '1', determinism: 'deterministic', config: {} });
-  await (await b.openRun(run.runId)).createRow({ sourceNodeId: src.nodeId, rowIndex: 9, data: {} });
+  if (otherWriter !== undefined) otherWriter(run.runId, src.nodeId);
+  else await (await b.openRun(run.runId)).createRow({ sourceNodeId: src.nodeId, rowIndex: 9, data: {} });
   const [row, token] = await Promise.allSettled([run.createRow({ sourceNodeId: src.nodeId, rowIndex: 0, data: {}, rowId: ROW_ID }), run.createToken({ rowId: ROW_ID })]);
   expect(row).toMatchObject({ status: 'rejected', reason: { code: 'CONCURRENCY_CONFLICT' } });
   expect(token).toMatchObject({ status: 'rejected', reason: { code: 'RUN_HANDLE_STALE' } });
@@ -44,6 +46,19 @@ test('SQLite file shared by two ledgers: the same', async () => {
     removeDir(dir);
   }
 });
+
+test('the other writer in another OS process: the same', async () => {
+  const dir = makeTempDir('ll-rej-mp-');
+  const file = path.join(dir, 'r.db');
+  try {
+    await twoWriters(
+      () => openLedger({ store: `sqlite:${file}` }),
+      (runId, sourceNodeId) => execFileSync(process.execPath, [TS_RUN, path.resolve(__dirname, 'rejected-append-child.ts'), file, runId, sourceNodeId], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 }),
+    );
+  } finally {
+    removeDir(dir);
+  }
+}, 90_000);
 
 test('overlapping calls against a competing writer never leave an anomaly (randomised)', async () => {
   const store = new MemoryEventStore();
