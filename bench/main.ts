@@ -155,6 +155,16 @@ function summarise(rows: number, repeats: Outcome[][]): SizeReport {
   };
   ratio('record (64 in flight) / raw batched', 'record', 'raw_batched');
   ratio('record sequential / raw per event', 'record_sequential', 'raw_per_event');
+  const durability = (name: string, full: PhaseName, normal: PhaseName): void => {
+    const values = repeats.flatMap((outcomes) => {
+      const a = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === full)?.result;
+      const b = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === normal)?.result;
+      return a !== undefined && b !== undefined ? [a.rate / b.rate] : [];
+    });
+    if (values.length > 0) ratios[name] = stat(values);
+  };
+  durability('full / normal, 64 in flight', 'record', 'record_normal');
+  durability('full / normal, sequential', 'record_sequential', 'record_sequential_normal');
   return { rows, repeats: repeats.length, phases, failures, ratios };
 }
 

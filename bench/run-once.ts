@@ -21,11 +21,24 @@ import { SCHEMA_V1_SQL } from '../src/store/sqlite/schema';
 import { recordReferenceRun } from '../src/workloads/reference';
 
 /** The phases, in the order the harness runs them. */
-export const PHASES = ['record', 'record_sequential', 'raw_batched', 'raw_per_event', 'export', 'verify', 'check', 'explain'] as const;
+export const PHASES = [
+  'record',
+  'record_sequential',
+  'record_normal',
+  'record_sequential_normal',
+  'raw_batched',
+  'raw_per_event',
+  'export',
+  'verify',
+  'check',
+  'explain',
+] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 /** Rows of the sequential phases (one row at a time, a commit per append): capped, they do not scale with --rows. */
 export const SEQUENTIAL_ROWS_CAP = 5000;
+/** Rows of the 64-in-flight recording with synchronous=normal (the durability comparison). */
+export const NORMAL_ROWS_CAP = 10_000;
 
 export interface PhaseResult {
   readonly phase: PhaseName;
@@ -73,11 +86,17 @@ function progress(label: string): (done: number, total: number) => void {
   };
 }
 
-async function record(file: string, rows: number, concurrency: number, sinks: string | null): Promise<{ ms: number; events: number; runId: string }> {
+async function record(
+  file: string,
+  rows: number,
+  concurrency: number,
+  sinks: string | null,
+  synchronous: 'full' | 'normal' = 'full',
+): Promise<{ ms: number; events: number; runId: string }> {
   removeDb(file);
-  const ledger = await openLedger({ store: `sqlite:${file}` });
+  const ledger = await openLedger({ store: `sqlite:${file}${synchronous === 'normal' ? '?synchronous=normal' : ''}` });
   const out = sinks === null ? null : fs.openSync(sinks, 'w');
-  const report = progress(concurrency === 1 ? 'record_sequential' : 'record');
+  const report = progress(`${concurrency === 1 ? 'record_sequential' : 'record'}${synchronous === 'normal' ? '_normal' : ''}`);
   let done = 0;
   try {
     const t0 = process.hrtime.bigint();
@@ -105,7 +124,7 @@ function rawInserts(dir: string, perCommit: number, limitEvents: number | null):
   removeDb(rawFile);
   const db = new Database(rawFile);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma('synchronous = FULL'); // as the store's default
   db.exec(SCHEMA_V1_SQL);
   const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
   const read = src.prepare(`SELECT stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position${limitEvents === null ? '' : ' LIMIT ?'}`).raw(true);
@@ -150,6 +169,15 @@ async function run(phase: PhaseName, rows: number, dir: string): Promise<Omit<Ph
       const n = Math.min(rows, SEQUENTIAL_ROWS_CAP);
       const file = path.join(dir, 'seq.db');
       const r = await record(file, n, 1, null);
+      removeDb(file);
+      return { phase, rows: n, ms: r.ms, rate: (n / r.ms) * 1000, unit: 'rows/s', extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000 } };
+    }
+    case 'record_normal':
+    case 'record_sequential_normal': {
+      const sequential = phase === 'record_sequential_normal';
+      const n = Math.min(rows, sequential ? SEQUENTIAL_ROWS_CAP : NORMAL_ROWS_CAP);
+      const file = path.join(dir, 'normal.db');
+      const r = await record(file, n, sequential ? 1 : 64, null, 'normal');
       removeDb(file);
       return { phase, rows: n, ms: r.ms, rate: (n / r.ms) * 1000, unit: 'rows/s', extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000 } };
     }

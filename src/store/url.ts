@@ -12,7 +12,7 @@ export const STORE_ENV_VAR = 'LINEAGE_LEDGER_STORE';
 
 export type ParsedStoreUrl =
   | { readonly kind: 'memory' }
-  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'sqlite'; readonly path: string; readonly synchronous?: 'normal' | 'full' }
   | { readonly kind: 'eventstoredb'; readonly connectionString: string };
 
 export function parseStoreUrl(url: string): ParsedStoreUrl {
@@ -23,10 +23,23 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
   if (u === 'memory:' || u === 'memory://') return { kind: 'memory' };
   if (u.startsWith('sqlite:')) {
     let path = u.slice('sqlite:'.length);
+    // one option: ?synchronous=normal|full (the file name itself may not contain '?')
+    let synchronous: 'normal' | 'full' | undefined;
+    const q = path.indexOf('?');
+    if (q >= 0) {
+      const params = new URLSearchParams(path.slice(q + 1));
+      path = path.slice(0, q);
+      for (const [k, v] of params) {
+        if (k !== 'synchronous' || (v !== 'normal' && v !== 'full')) {
+          throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}": the only SQLite option is synchronous=normal or synchronous=full`, { url });
+        }
+        synchronous = v;
+      }
+    }
     if (path.startsWith('//')) path = path.slice(2); // sqlite://relative/or//absolute
     if (path === '') throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}" has no file path; write sqlite:./lineage.db`, { url });
     if (path === ':memory:') throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}": use memory: for an in-memory store`, { url });
-    return { kind: 'sqlite', path };
+    return synchronous === undefined ? { kind: 'sqlite', path } : { kind: 'sqlite', path, synchronous };
   }
   if (u.startsWith('esdb://') || u.startsWith('esdb+discover://')) {
     const rest = u.slice(u.indexOf('://') + 3);
@@ -58,7 +71,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       return new MemoryEventStore();
     case 'sqlite': {
       const { openSqliteStore } = await import('./sqlite');
-      return openSqliteStore(parsed.path, { create: options.create ?? true });
+      return openSqliteStore(parsed.path, { create: options.create ?? true, ...(parsed.synchronous !== undefined ? { synchronous: parsed.synchronous } : {}) });
     }
     case 'eventstoredb': {
       const { openEventStoreDB } = await import('./eventstoredb');

@@ -2,10 +2,10 @@
  * SQLite EventStore adapter: one database file (WAL mode) holds every stream.
  *
  * Durability: an append's promise resolves once the COMMIT of the transaction that
- * holds it has returned. With `synchronous: 'normal'` (the default; WAL mode) every
- * committed transaction survives a crash of the process (SIGKILL included), but the
- * last transactions before a power loss or OS crash may be lost; `synchronous: 'full'`
- * also survives power loss, at the cost of an fsync per commit.
+ * holds it has returned. With `synchronous: 'full'` (the default) the COMMIT is on disk
+ * (an fsync per commit): an acknowledged append survives a power loss or OS crash, as an
+ * audit trail promises. `synchronous: 'normal'` (opt-in; WAL mode) still survives a crash
+ * of the process (SIGKILL included) but may lose the last commits on power loss.
  *
  * Group commit: appends issued in the same tick (before the previous flush ran) are
  * queued and written in ONE transaction on a `setImmediate` tick, in queue order.
@@ -87,9 +87,10 @@ export interface SqliteStoreOptions {
   /** How long a write waits for another connection's write lock before failing with STORE_UNAVAILABLE. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
   /**
-   * `'normal'` (default): in WAL mode every committed transaction survives a process crash
+   * `'full'` (default): every acknowledged append is on disk and survives power loss or an OS
+   * crash (an fsync per commit; group commit shares it among the appends of one tick).
+   * `'normal'` (opt-in): in WAL mode every committed transaction survives a process crash
    * (SIGKILL); the last commits may be lost on power loss or OS crash.
-   * `'full'`: committed transactions also survive power loss, at the cost of an fsync per commit.
    */
   readonly synchronous?: 'normal' | 'full';
   /** Open for reading only: appends fail with READ_ONLY; the file must be an existing ledger. Default false. */
@@ -151,7 +152,7 @@ interface Statements {
  */
 export async function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<SqliteEventStore> {
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  const synchronous = options.synchronous ?? 'normal';
+  const synchronous = options.synchronous ?? 'full';
   const readonly = options.readonly ?? false;
   const create = options.create ?? true;
   const verifyOnOpen = options.verifyOnOpen ?? 'none';
@@ -198,7 +199,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
     }
     checkLedger(db, file);
     const writer = readonly ? null : createWriter(db);
-    const store = new SqliteEventStore(db, file, readonly, writer);
+    const store = new SqliteEventStore(db, file, readonly, writer, synchronous);
     if (verifyOnOpen !== 'none') {
       await store.verifyIntegrity(verifyOnOpen);
     }
@@ -372,7 +373,14 @@ export class SqliteEventStore implements EventStore {
   readonly projections: ProjectionStore | null;
 
   /** @internal Use openSqliteStore. */
-  constructor(db: Database.Database, path: string, readonly: boolean, writer: Writer | null) {
+  constructor(
+    db: Database.Database,
+    path: string,
+    readonly: boolean,
+    writer: Writer | null,
+    /** The durability setting of this connection's commits. */
+    readonly synchronous: 'normal' | 'full' = 'full',
+  ) {
     this.db = db;
     this.path = path;
     this.readonly = readonly;
