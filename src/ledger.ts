@@ -222,7 +222,7 @@ export class Ledger {
 
   /**
    * Opens the persisted projection of a run, first bringing it up to the stream's last
-   * event (folding only the events it lacks, in steps of CATCH_UP_EVENTS, each written in
+   * event (folding only the events it lacks, in windows of CATCH_UP_ENTRIES entries, each written in
    * its own transaction). Null when the store keeps no projections, or cannot write the
    * missing part (a read-only store): then the caller folds the events itself.
    */
