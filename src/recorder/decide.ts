@@ -7,6 +7,7 @@
  */
 import { Either, left, right } from 'fp-ts/Either';
 import { CANONICAL_VERSION, sha256Hex, stableHash } from '../canonical/hash';
+import { EXPORTABLE } from '../canonical/jcs';
 import { EventDataMap, EventType } from '../events/catalogue';
 import { Json, jsonProblem } from '../events/codecs';
 import { OUTCOME_TABLE, outcomeFieldProblem, OutcomeRule } from '../events/outcomes';
@@ -135,16 +136,25 @@ export function tier3Hash(value: unknown): string {
   return sha256Hex(`non-canonical-v1:${stableHash(tier3Json(value))}`);
 }
 
-/** A JSON rendering of arbitrary data that keeps what is there and names what is not JSON. */
+/** Lone UTF-16 surrogates (not valid Unicode, so never exportable) become U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const wellFormed = (s: string): string => (EXPORTABLE.string(s) ? s : s.replace(LONE_SURROGATE, '\uFFFD'));
+
+/**
+ * A JSON rendering of arbitrary data that keeps what is there and names what is not JSON. The
+ * result always meets EXPORTABLE: strings and member names are made well-formed (a string that
+ * had to be repaired is tagged), nesting stops at the exportable depth, and a `__proto__`
+ * member stays an ordinary member.
+ */
 export function tier3Json(value: unknown, depth = 0): Json {
-  if (depth > 100) return { __non_canonical__: 'depth' };
+  if (depth >= EXPORTABLE.valueDepth) return { __non_canonical__: 'depth' };
   switch (typeof value) {
     case 'string':
+      return EXPORTABLE.string(value) ? value : { __non_canonical__: 'string', value: wellFormed(value) };
     case 'boolean':
       return value;
     case 'number':
-      if (!Number.isFinite(value)) return { __non_canonical__: 'number', value: String(value) };
-      if (Number.isInteger(value) && !Number.isSafeInteger(value)) return { __non_canonical__: 'number', value: String(value) };
+      if (!EXPORTABLE.number(value)) return { __non_canonical__: 'number', value: String(value) };
       return value;
     case 'bigint':
       return { __non_canonical__: 'bigint', value: value.toString() };
@@ -152,12 +162,13 @@ export function tier3Json(value: unknown, depth = 0): Json {
       return { __non_canonical__: 'undefined' };
     case 'object': {
       if (value === null) return null;
-      if (Array.isArray(value)) return value.map((v) => tier3Json(v, depth + 1));
+      if (Array.isArray(value)) return Array.from(value, (v) => tier3Json(v, depth + 1));
       if (value instanceof Date) return { __non_canonical__: 'date', value: Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString() };
       const proto = Object.getPrototypeOf(value) as unknown;
       const out: Record<string, Json> = {};
-      if (proto !== Object.prototype && proto !== null) out.__non_canonical__ = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-      for (const k of Object.keys(value)) out[k] = tier3Json((value as Record<string, unknown>)[k], depth + 1);
+      const put = (k: string, v: Json) => Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      if (proto !== Object.prototype && proto !== null) put('__non_canonical__', (value as { constructor?: { name?: string } }).constructor?.name ?? 'object');
+      for (const k of Object.keys(value)) put(wellFormed(k), tier3Json((value as Record<string, unknown>)[k], depth + 1));
       return out;
     }
     default:
