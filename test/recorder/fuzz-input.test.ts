@@ -338,7 +338,7 @@ function mutations(base: Input): Mutation[] {
     if (Array.isArray(current)) out.push({ where: `${key}[0]`, apply: (b, v) => wrap((r) => ({ ...r, [key]: [v, ...current.slice(1)] }))(b) });
   }
   out.push({ where: '(an extra key)', apply: (b, v) => wrap((r) => ({ ...r, extra: v }))(b) });
-  if (Array.isArray(base)) out.push({ where: '[1]', apply: (b, v) => [...b, v] });
+  if (Array.isArray(base)) out.push({ where: '[1]', apply: (b, v) => [...(b as unknown[]), v] });
   return out;
 }
 
