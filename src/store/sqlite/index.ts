@@ -369,6 +369,10 @@ export class SqliteEventStore implements EventStore {
   private closing = false;
   private readonly listeners = new Set<StoreListener>();
   private readonly counters = { commits: 0, appends: 0, failedAppends: 0, events: 0, largestBatch: 0 };
+  /** The write-ahead log this connection commits to (device and inode), noted at its first commit; see checkWal. */
+  private wal: { dev: number; ino: number } | null | 'unwatched' = null;
+  /** Set once the write-ahead log was found deleted or replaced: every later append fails with it. */
+  private walLost: LedgerError | null = null;
   /** The persisted run projections of this file (null for a version-1 file opened read-only, which has no projection tables). */
   readonly projections: ProjectionStore | null;
 
@@ -444,9 +448,18 @@ export class SqliteEventStore implements EventStore {
       this.failAll(batch, ledgerError('STORE_CLOSED', `${this.path}: the store is closed`, { path: this.path }));
       return;
     }
+    if (this.walLost !== null) {
+      this.failAll(batch, this.walLost);
+      return;
+    }
     const result = this.writer.write(batch);
     if (!result.committed) {
       this.failAll(batch, translateError(result.error, this.path, 'appending'));
+      return;
+    }
+    const lost = this.checkWal();
+    if (lost !== null) {
+      this.failAll(batch, lost);
       return;
     }
     this.counters.commits++;
@@ -481,6 +494,48 @@ export class SqliteEventStore implements EventStore {
     return () => {
       this.listeners.delete(entry);
     };
+  }
+
+  /**
+   * An append is acknowledged only while the write-ahead log it was committed to is still the
+   * file's log. Deleting `<file>-wal` under a running writer (an operator "cleaning up") leaves
+   * this connection committing into an unlinked file that no other connection and no later open
+   * will read, so after each commit the log's identity is compared with the one noted at the
+   * first commit. When it is gone or replaced, the commit is not acknowledged: the writer
+   * checkpoints what its log holds into the database file (saving what can be saved), refuses
+   * every later append with STORE_CORRUPT, and says so. What cannot be detected: a log deleted
+   * while no writer is open (its committed, not yet checkpointed transactions are lost
+   * without trace), so the README says never to delete it.
+   */
+  private checkWal(): LedgerError | null {
+    if (this.wal === 'unwatched' || this.path === ':memory:' || this.db === null) return null;
+    let now: { dev: number; ino: number } | null;
+    try {
+      const st = fs.statSync(`${this.path}-wal`);
+      now = { dev: st.dev, ino: st.ino };
+    } catch {
+      now = null;
+    }
+    if (this.wal === null) {
+      // no log beside the file after a commit: SQLite keeps it elsewhere (a symlinked path); not watched
+      this.wal = now ?? 'unwatched';
+      return null;
+    } else if (now !== null && now.dev === this.wal.dev && now.ino === this.wal.ino) {
+      return null;
+    }
+    let saved = 'the checkpoint of what this writer held failed';
+    try {
+      const [row] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      if (row !== undefined && row.busy === 0 && row.checkpointed === row.log) saved = 'what this writer held was checkpointed into the database file';
+    } catch {
+      // reported below
+    }
+    this.walLost = ledgerError(
+      'STORE_CORRUPT',
+      `${this.path}: the write-ahead log (${this.path}-wal) was deleted or replaced while this store was writing; the last commit is not acknowledged and this store accepts no more appends (${saved}; close it and reopen the file, then check the runs it was recording)`,
+      { path: this.path },
+    );
+    return this.walLost;
   }
 
   private failAll(batch: readonly PendingAppend[], error: LedgerError): void {
