@@ -179,6 +179,36 @@ export function retryStart(expected: ExpectedRevision, current: number | null, c
   return first;
 }
 
+/** An event as a SQL adapter writes it: JSON-encoded when append() was called. */
+export interface EncodedEvent {
+  readonly eventId: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+/** Checks the shape of an event handed to append() and encodes its data and metadata as JSON text (SQL adapters). */
+export function encodeEvent(e: ProposedEvent, index: number, streamId: string): EncodedEvent {
+  if (typeof e !== 'object' || e === null || typeof e.eventId !== 'string' || typeof e.type !== 'string') {
+    throw ledgerError('INVALID_INPUT', `event ${index} of the append to stream ${streamId} needs a string eventId and type`, { path: ['events', index] });
+  }
+  let data: string | undefined;
+  let metadata: string | undefined;
+  try {
+    data = JSON.stringify(e.data);
+    metadata = JSON.stringify(e.metadata);
+  } catch (err) {
+    throw ledgerError('INVALID_INPUT', `event ${e.eventId} cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`, {
+      path: ['events', index],
+      eventId: e.eventId,
+    });
+  }
+  if (data === undefined || metadata === undefined) {
+    throw ledgerError('INVALID_INPUT', `event ${e.eventId}: data and metadata must be JSON objects`, { path: ['events', index], eventId: e.eventId });
+  }
+  return { eventId: e.eventId, type: e.type, data, metadata };
+}
+
 /** Reads every page of an async page iterable into one array (tests, small streams). */
 export async function collectPages<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
   const out: T[] = [];

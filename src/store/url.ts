@@ -1,5 +1,5 @@
 /**
- * Store URLs: `memory:`, `sqlite:<path>`, `esdb://...` / `esdb+discover://...`.
+ * Store URLs: `memory:`, `sqlite:<path>`, `postgres://...` / `postgresql://...`, `esdb://...` / `esdb+discover://...`.
  * Adapters are loaded only when their scheme is used, so a user of the memory
  * store never loads the SQLite native module or the gRPC client.
  */
@@ -13,11 +13,13 @@ export const STORE_ENV_VAR = 'LINEAGE_LEDGER_STORE';
 export type ParsedStoreUrl =
   | { readonly kind: 'memory' }
   | { readonly kind: 'sqlite'; readonly path: string; readonly synchronous?: 'normal' | 'full' }
-  | { readonly kind: 'eventstoredb'; readonly connectionString: string };
+  | { readonly kind: 'eventstoredb'; readonly connectionString: string }
+  /** `connectionString` without the `schema` parameter, which is ours and not the driver's. */
+  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema?: string };
 
 export function parseStoreUrl(url: string): ParsedStoreUrl {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw ledgerError('UNSUPPORTED_STORE_URL', 'the store URL is empty; use memory:, sqlite:<path> or esdb://host:2113', { url });
+    throw ledgerError('UNSUPPORTED_STORE_URL', 'the store URL is empty; use memory:, sqlite:<path>, postgres://user@host/db or esdb://host:2113', { url });
   }
   const u = url.trim();
   if (u === 'memory:' || u === 'memory://') return { kind: 'memory' };
@@ -48,12 +50,28 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
     }
     return { kind: 'eventstoredb', connectionString: u };
   }
+  if (u.startsWith('postgres://') || u.startsWith('postgresql://')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw ledgerError('UNSUPPORTED_STORE_URL', 'the PostgreSQL store URL is malformed; write postgres://user:password@host:5432/database', {});
+    }
+    if (parsed.hostname === '' && !parsed.searchParams.has('host')) {
+      throw ledgerError('UNSUPPORTED_STORE_URL', 'the PostgreSQL store URL names no host; write postgres://user:password@host:5432/database', {});
+    }
+    const schemas = parsed.searchParams.getAll('schema');
+    if (schemas.length > 1) throw ledgerError('UNSUPPORTED_STORE_URL', 'the PostgreSQL store URL gives schema= more than once', {});
+    parsed.searchParams.delete('schema');
+    const connectionString = parsed.toString();
+    return schemas.length === 1 ? { kind: 'postgres', connectionString, schema: schemas[0]! } : { kind: 'postgres', connectionString };
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(u)?.[1];
   throw ledgerError(
     'UNSUPPORTED_STORE_URL',
     scheme === undefined
-      ? `"${url}" is not a store URL; use memory:, sqlite:<path> or esdb://host:2113`
-      : `unknown store scheme "${scheme}:" in "${url}"; use memory:, sqlite:<path> or esdb://host:2113`,
+      ? `"${url}" is not a store URL; use memory:, sqlite:<path>, postgres://user@host/db or esdb://host:2113`
+      : `unknown store scheme "${scheme}:" in "${url}"; use memory:, sqlite:<path>, postgres://user@host/db or esdb://host:2113`,
     { url },
   );
 }
@@ -76,6 +94,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     case 'eventstoredb': {
       const { openEventStoreDB } = await import('./eventstoredb');
       return openEventStoreDB(parsed.connectionString);
+    }
+    case 'postgres': {
+      const { openPostgresStore } = await import('./postgres');
+      return openPostgresStore(parsed.connectionString, { create: options.create ?? true, ...(parsed.schema !== undefined ? { schema: parsed.schema } : {}) });
     }
   }
 }

@@ -4,6 +4,7 @@ import { writeExport, ExportFormat } from '../../export/bundle';
 import { CsvView } from '../../export/csv';
 import { loadSigner } from '../../export/keys';
 import { ledgerError } from '../../errors';
+import { Timestamp } from '../../events/codecs';
 import type { AsOf } from '../../ledger';
 import { CliIO, storeOption, withLedger } from '../context';
 import { asOfOption } from '../options';
@@ -19,6 +20,7 @@ interface ExportOpts {
   csv?: string;
   asOf?: AsOf;
   allowAnomalies?: boolean;
+  exportedAt?: string;
 }
 
 export function registerExport(program: Command, io: CliIO): void {
@@ -41,7 +43,11 @@ export function registerExport(program: Command, io: CliIO): void {
     .option('--csv <dir>', 'also write the CSV view (one file per record type, and manifest.csv) to this new directory')
     .addOption(asOfOption('export the run'))
     .option('--allow-anomalies', 'export even when the run has events written around the recorder checks')
+    .option('--exported-at <timestamp>', "the manifest's exported_at (ISO-8601 with an offset; default now): two exports of the same events with the same value are byte-identical")
     .action(async (opts: ExportOpts) => {
+      if (opts.exportedAt !== undefined && !Timestamp.is(opts.exportedAt)) {
+        throw ledgerError('INVALID_INPUT', '--exported-at: not an ISO-8601 timestamp with an offset (e.g. 2026-01-02T03:04:05.678Z)', { path: 'exportedAt' });
+      }
       if (opts.format === 'bundle' && opts.out === '-') throw ledgerError('INVALID_INPUT', '--out: a bundle is a directory; give its path (--format bundle --out <dir>)', { path: 'out' });
       const signer = loadSigner({ ...(opts.signKey !== undefined ? { signKey: opts.signKey } : {}), ...(opts.hmacKey !== undefined ? { hmacKey: opts.hmacKey } : {}) });
       await withLedger(opts.store, async (ledger) => {
@@ -57,6 +63,7 @@ export function registerExport(program: Command, io: CliIO): void {
             ...(csv !== undefined ? { csv } : {}),
             ...(opts.asOf !== undefined ? { asOf: opts.asOf } : {}),
             allowAnomalies: opts.allowAnomalies === true,
+            ...(opts.exportedAt !== undefined ? { exportedAt: opts.exportedAt } : {}),
             onRecord: (n) => bar.update(n),
           });
         } finally {

@@ -48,12 +48,14 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { createWriter, EncodedEvent, Writer } from './writer';
+import { createWriter, Writer } from './writer';
 import Database from 'better-sqlite3';
 import { LedgerError, ledgerError } from '../../errors';
 import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
+  EncodedEvent,
+  encodeEvent,
   EventStore,
   ExpectedRevision,
   pageSizeOf,
@@ -69,7 +71,6 @@ import {
 import {
   FileInspection,
   inspectFile,
-  messageOf,
   PROJECTION_SQL,
   REQUIRED_OBJECTS,
   REQUIRED_OBJECTS_V1,
@@ -709,26 +710,6 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-function encodeEvent(e: ProposedEvent, index: number, streamId: string): EncodedEvent {
-  if (typeof e !== 'object' || e === null || typeof e.eventId !== 'string' || typeof e.type !== 'string') {
-    throw ledgerError('INVALID_INPUT', `event ${index} of the append to stream ${streamId} needs a string eventId and type`, { path: ['events', index] });
-  }
-  let data: string | undefined;
-  let metadata: string | undefined;
-  try {
-    data = JSON.stringify(e.data);
-    metadata = JSON.stringify(e.metadata);
-  } catch (err) {
-    throw ledgerError('INVALID_INPUT', `event ${e.eventId} cannot be written as JSON: ${messageOf(err)}`, {
-      path: ['events', index],
-      eventId: e.eventId,
-    });
-  }
-  if (data === undefined || metadata === undefined) {
-    throw ledgerError('INVALID_INPUT', `event ${e.eventId}: data and metadata must be JSON objects`, { path: ['events', index], eventId: e.eventId });
-  }
-  return { eventId: e.eventId, type: e.type, data, metadata };
-}
 
 
 /**

@@ -12,16 +12,9 @@
  */
 import type Database from 'better-sqlite3';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import { AppendResult, conflictError, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
+import { AppendResult, conflictError, EncodedEvent, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
 import { messageOf, SQL, sqliteCode } from './schema';
 
-/** An event as it will be written: JSON-encoded when append() was called. */
-export interface EncodedEvent {
-  readonly eventId: string;
-  readonly type: string;
-  readonly data: string;
-  readonly metadata: string;
-}
 
 export interface BatchAppend {
   readonly streamId: string;
