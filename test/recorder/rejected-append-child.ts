@@ -1,10 +1,11 @@
 /** Child of rejected-append.test.ts: another OS process records one row into the run, then exits. */
 import { openLedger } from '../../src/ledger';
 
-const [file, runId, sourceNodeId] = process.argv.slice(2);
+/** argv: <store URL> <run id> <source node id> */
+const [store, runId, sourceNodeId] = process.argv.slice(2);
 
 async function main(): Promise<void> {
-  const ledger = await openLedger({ store: `sqlite:${file}` });
+  const ledger = await openLedger({ store: store! });
   const run = await ledger.openRun(runId!);
   await run.createRow({ sourceNodeId: sourceNodeId!, rowIndex: 9, data: { from: 'child' } });
   await ledger.close();

@@ -5,6 +5,7 @@
  * too, with RUN_HANDLE_STALE, and store nothing: the run's events fold without anomalies.
  */
 import { execFileSync } from 'node:child_process';
+import { describePostgres, dropSchema, freshSchema, urlWithSchema } from '../store/postgres/helpers';
 import * as path from 'node:path';
 import { Ledger, openLedger } from '../../src/ledger';
 import { MemoryEventStore } from '../../src/store/memory';
@@ -53,12 +54,28 @@ test('the other writer in another OS process: the same', async () => {
   try {
     await twoWriters(
       () => openLedger({ store: `sqlite:${file}` }),
-      (runId, sourceNodeId) => execFileSync(process.execPath, [TS_RUN, path.resolve(__dirname, 'rejected-append-child.ts'), file, runId, sourceNodeId], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 }),
+      otherProcess(`sqlite:${file}`),
     );
   } finally {
     removeDir(dir);
   }
 }, 90_000);
+
+function otherProcess(store: string): (runId: string, sourceNodeId: string) => void {
+  return (runId, sourceNodeId) =>
+    execFileSync(process.execPath, [TS_RUN, path.resolve(__dirname, 'rejected-append-child.ts'), store, runId, sourceNodeId], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+}
+
+describePostgres('PostgreSQL', () => {
+  test('two ledgers on one PostgreSQL schema, the other writer in another OS process: the same', async () => {
+    const schema = freshSchema();
+    try {
+      await twoWriters(() => openLedger({ store: urlWithSchema(schema) }), otherProcess(urlWithSchema(schema)));
+    } finally {
+      await dropSchema(schema);
+    }
+  }, 90_000);
+});
 
 test('overlapping calls against a competing writer never leave an anomaly (randomised)', async () => {
   const store = new MemoryEventStore();

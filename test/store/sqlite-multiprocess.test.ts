@@ -5,8 +5,10 @@
  */
 import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
-import { collectPages, StoredEvent } from '../../src/store/port';
-import { openSqliteStore } from '../../src/store/sqlite';
+import { collectPages, EventStore, StoredEvent } from '../../src/store/port';
+import { openSqliteStore, SqliteEventStore } from '../../src/store/sqlite';
+import { openStore } from '../../src/store/url';
+import { describePostgres, dropSchema, freshSchema, urlWithSchema } from './postgres/helpers';
 import { makeTempDir, removeDir, TS_RUN } from './sqlite/helpers';
 import { runWriter, SHARED_STREAM, WriterReport } from './sqlite/mp-writers';
 
@@ -52,8 +54,22 @@ beforeEach(() => (dir = makeTempDir()));
 afterEach(() => removeDir(dir));
 
 test('two processes and several in-process writers share one file: nothing lost, nothing duplicated, conflicts typed', async () => {
-  const db = path.join(dir, 'shared.db');
-  const parentStore = await openSqliteStore(db);
+  await threeProcesses(path.join(dir, 'shared.db'), openSqliteStore);
+}, 120_000);
+
+describePostgres('PostgreSQL', () => {
+  test('two processes and several in-process writers share one PostgreSQL schema: the same', async () => {
+    const schema = freshSchema();
+    try {
+      await threeProcesses(urlWithSchema(schema), (url) => openStore(url));
+    } finally {
+      await dropSchema(schema);
+    }
+  }, 120_000);
+});
+
+async function threeProcesses(db: string, open: (db: string) => Promise<EventStore>): Promise<void> {
+  const parentStore = await open(db);
   const children = [startChild(db, 'c1'), startChild(db, 'c2')];
   try {
     await Promise.all(children.map((c) => c.ready));
@@ -103,9 +119,9 @@ test('two processes and several in-process writers share one file: nothing lost,
     const processOf = (e: StoredEvent): string => (e.data as { writer: string }).writer.split('.')[0]!;
     const switches = shared.filter((e, i) => i > 0 && processOf(e) !== processOf(shared[i - 1]!)).length;
     expect(switches).toBeGreaterThan(2);
-    await expect(parentStore.verifyIntegrity('full')).resolves.toMatchObject({ events: expectedTotal });
+    if (parentStore instanceof SqliteEventStore) await expect(parentStore.verifyIntegrity('full')).resolves.toMatchObject({ events: expectedTotal });
   } finally {
     for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
     await parentStore.close();
   }
-});
+}

@@ -144,6 +144,7 @@ export function translatePgError(e: unknown, where: string, doing: string): Ledg
 }
 
 const quoteIdent = (name: string): string => `"${name}"`;
+const searchPathOption = (schema: string): string => `-c search_path=${schema}`;
 
 /** Opens (creating on first use) the ledger tables of a PostgreSQL database. */
 export async function openPostgresStore(connectionString: string, options: PostgresStoreOptions = {}): Promise<PostgresEventStore> {
@@ -153,11 +154,9 @@ export async function openPostgresStore(connectionString: string, options: Postg
   }
   const where = redactUrl(connectionString);
   const s = quoteIdent(schema);
-  const pool = new Pool({ connectionString, max: options.poolSize ?? 4, application_name: 'lineage-ledger' });
+  // every connection starts with the schema as its search path (a startup parameter, no extra round trip)
+  const pool = new Pool({ connectionString, options: searchPathOption(schema), max: options.poolSize ?? 4, application_name: 'lineage-ledger' });
   pool.on('error', () => undefined); // an idle client's loss is seen by the next query
-  pool.on('connect', (c) => {
-    c.query(`SET search_path TO ${s}`).catch(() => undefined);
-  });
   try {
     await prepareSchema(pool, s, schema, where, options.create ?? true);
   } catch (e) {
@@ -242,7 +241,7 @@ export class PostgresEventStore implements EventStore {
     readonly where: string,
     readonly schema: string,
   ) {
-    this.sync = new SyncPgClient(connectionString, `SET search_path TO ${quoteIdent(schema)}`);
+    this.sync = new SyncPgClient(connectionString, searchPathOption(schema));
     this.projections = new PostgresProjectionStore(this.sync, where, () => this.assertOpen());
   }
 
@@ -311,6 +310,9 @@ export class PostgresEventStore implements EventStore {
   private async writeBatch(batch: readonly PendingAppend[]): Promise<Outcome[]> {
     const c = await this.pool.connect();
     let committing = false;
+    let broken: Error | undefined;
+    const onError = (): void => undefined; // a lost connection fails the statement in flight, which is handled below
+    c.on('error', onError);
     try {
       await c.query('BEGIN');
       const last = BigInt((await c.query<{ last: string }>('SELECT last FROM positions WHERE id = 1 FOR UPDATE')).rows[0]!.last);
@@ -374,6 +376,8 @@ export class PostgresEventStore implements EventStore {
       await c.query('COMMIT');
       return outcomes;
     } catch (e) {
+      // a connection that failed a statement of ours is not given back to the pool
+      broken = e instanceof Error ? e : new Error(String(e));
       await c.query('ROLLBACK').catch(() => undefined);
       if (committing) {
         const error = translatePgError(e, this.where, 'committing appends');
@@ -381,7 +385,8 @@ export class PostgresEventStore implements EventStore {
       }
       throw e;
     } finally {
-      c.release();
+      c.off('error', onError);
+      c.release(broken);
     }
   }
 
@@ -530,7 +535,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private startListening(): void {
-    const client = new Client({ connectionString: this.connectionString, application_name: 'lineage-ledger listen' });
+    const client = new Client({ connectionString: this.connectionString, options: searchPathOption(this.schema), application_name: 'lineage-ledger listen' });
     this.listener = client;
     client.on('error', () => {
       if (this.listener === client) this.listener = null;

@@ -40,10 +40,9 @@ let connecting = null;
 function connect() {
   if (client !== null) return Promise.resolve(client);
   if (connecting === null) {
-    const c = new pg.Client({ connectionString: workerData.connectionString, application_name: 'lineage-ledger projection' });
+    const c = new pg.Client({ connectionString: workerData.connectionString, options: workerData.options, application_name: 'lineage-ledger projection' });
     c.on('error', () => { if (client === c) client = null; });
     connecting = c.connect()
-      .then(() => c.query(workerData.setup))
       .then(() => { client = c; connecting = null; return c; }, (e) => { connecting = null; c.end().catch(() => {}); throw e; });
   }
   return connecting;
@@ -69,8 +68,15 @@ port.on('message', async (m) => {
     }
     reply({ ok: true, results });
   } catch (e) {
-    // a failed query inside a transaction leaves it aborted: the caller's ROLLBACK clears it
-    reply({ ok: false, message: String(e && e.message), code: e && e.code });
+    // A failed query inside a transaction leaves it aborted: the caller's ROLLBACK clears it.
+    // A lost connection (no SQLSTATE, or class 08 / 57) is dropped: the next request reconnects.
+    const code = e && e.code;
+    if (typeof code !== 'string' || /^(08|57)/.test(code) || /^E[A-Z]+$/.test(code)) {
+      const c = client;
+      client = null;
+      if (c !== null) c.end().catch(() => {});
+    }
+    reply({ ok: false, message: String(e && e.message), code });
   }
 });
 `;
@@ -83,8 +89,8 @@ export class SyncPgClient {
 
   constructor(
     connectionString: string,
-    /** SQL run once on each new connection (the search path). */
-    setup: string,
+    /** Startup options of each connection (`-c search_path=...`). */
+    options: string,
     private readonly timeoutMs = 60_000,
   ) {
     const { port1, port2 } = new MessageChannel();
@@ -93,7 +99,7 @@ export class SyncPgClient {
     this.port = port1;
     this.worker = new Worker(WORKER, {
       eval: true,
-      workerData: { pgPath: require.resolve('pg'), connectionString, setup, flag: shared, port: port2 },
+      workerData: { pgPath: require.resolve('pg'), connectionString, options, flag: shared, port: port2 },
       transferList: [port2],
     });
     this.worker.unref();

@@ -64,6 +64,8 @@ export interface KillTrialsOptions {
   readonly seed?: number;
   /** Name of the store file inside each trial's temporary directory. Default 'store.db'. */
   readonly dbFileName?: string;
+  /** A server store instead of a file: the store URL of trial i (passed to the child in place of the file path). */
+  readonly storeUrl?: (trial: number) => string;
   /** How long the child may take to report "ready". Default 20 s. */
   readonly readyTimeoutMs?: number;
   /** Keep the directory of a trial with problems (its path is in the problem text). Default true. */
@@ -119,7 +121,7 @@ export async function runKillTrials(options: KillTrialsOptions): Promise<KillTri
 /** One trial: start the child, kill it, verify. The trial's directory is left for the caller to remove. */
 export async function runKillTrial(options: KillTrialsOptions, trial: number, seed: number): Promise<{ verdict: TrialVerdict; ctx: TrialContext }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-kill-'));
-  const dbPath = path.join(dir, options.dbFileName ?? 'store.db');
+  const dbPath = options.storeUrl?.(trial) ?? path.join(dir, options.dbFileName ?? 'store.db');
   const [minMs, maxMs] = options.killAfterMs ?? [20, 300];
   const killAfterMs = Math.round(minMs + mulberry32(seed ^ 0x5eed)() * (maxMs - minMs));
   const run = await runChild(options, dbPath, seed, killAfterMs);

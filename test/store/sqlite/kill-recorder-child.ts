@@ -7,6 +7,7 @@
 import { openLedger } from '../../../src';
 import type { AppendResult, EventStore, ExpectedRevision, ProposedEvent } from '../../../src';
 import { openSqliteStore } from '../../../src/store/sqlite';
+import { openStore } from '../../../src/store/url';
 import { recordReferenceRun } from '../../../src/workloads/reference';
 import { mulberry32, writeLine } from './kill-harness';
 
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const [db, seedText] = process.argv.slice(2);
   if (!db || !seedText) throw new Error('usage: kill-recorder-child.ts <db> <seed>');
   const rnd = mulberry32(Number(seedText));
-  const ledger = await openLedger({ store: reporting(await openSqliteStore(db)) });
+  const ledger = await openLedger({ store: reporting(await (db.startsWith('postgres') ? openStore(db) : openSqliteStore(db))) });
   writeLine({ ready: true });
   for (;;) {
     await recordReferenceRun(ledger, { rows: 50 + Math.floor(rnd() * 200), concurrency: rnd() < 0.5 ? 1 : 16 });

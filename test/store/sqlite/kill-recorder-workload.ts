@@ -7,7 +7,8 @@
 import * as path from 'node:path';
 import { decodeStoredEvent, isLedgerError, openLedger, runStreamId } from '../../../src';
 import { collectPages, StoredEvent } from '../../../src/store/port';
-import { openSqliteStore } from '../../../src/store/sqlite';
+import { openSqliteStore, SqliteEventStore } from '../../../src/store/sqlite';
+import { openStore } from '../../../src/store/url';
 import { TrialContext, TrialVerdict } from './kill-harness';
 
 export const RECORDER_KILL_CHILD = path.resolve(__dirname, 'kill-recorder-child.ts');
@@ -28,7 +29,7 @@ export async function verifyRecorderTrial(ctx: TrialContext): Promise<TrialVerdi
   const acknowledged = acks.reduce((n, a) => n + a.ids.length, 0);
   let store;
   try {
-    store = await openSqliteStore(ctx.dbPath);
+    store = await (ctx.dbPath.startsWith('postgres') ? openStore(ctx.dbPath) : openSqliteStore(ctx.dbPath));
   } catch (e) {
     const what = isLedgerError(e) ? `${e.code}: ${e.message}` : `untyped error: ${String(e)}`;
     return { acknowledged, stored: 0, lost: acknowledged, partial: 0, duplicates: 0, problems: [...problems, `the store does not open after the kill: ${what}`] };
@@ -78,10 +79,12 @@ export async function verifyRecorderTrial(ctx: TrialContext): Promise<TrialVerdi
         problems.push(`run ${run.runId} does not rebuild: ${(err as Error).message}`);
       }
     }
-    try {
-      await store.verifyIntegrity('full');
-    } catch (e) {
-      problems.push(`verifyIntegrity: ${isLedgerError(e) ? `${e.code}: ${e.message}` : String(e)}`);
+    if (store instanceof SqliteEventStore) {
+      try {
+        await store.verifyIntegrity('full');
+      } catch (e) {
+        problems.push(`verifyIntegrity: ${isLedgerError(e) ? `${e.code}: ${e.message}` : String(e)}`);
+      }
     }
     return { acknowledged, stored: events.length, lost, partial, duplicates, problems };
   } finally {
