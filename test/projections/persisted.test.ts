@@ -1,5 +1,5 @@
 /**
- * The persisted projection (src/projections/persisted.ts) on the SQLite store: whatever path
+ * The persisted projection (src/projections/persisted.ts) on the SQLite and PostgreSQL stores: whatever path
  * brought the tables to their state (recording, catch-up after a crash or after writers that
  * kept no projection, a rebuild, an upgrade from schema version 1), reading them gives exactly
  * the state that folding the run's events gives, and the same export.
@@ -14,6 +14,8 @@ import { isPersistedState, PersistedMap } from '../../src/projections/persisted'
 import type { RunState } from '../../src/projections/state';
 import { runStreamId } from '../../src/events/envelope';
 import { openSqliteStore } from '../../src/store/sqlite';
+import { openStore } from '../../src/store/url';
+import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '../store/postgres/helpers';
 import type { EventStore } from '../../src/store/port';
 import { recordReferenceRun } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';
@@ -57,89 +59,172 @@ function projectionVersion(db: string, runId: string): number | undefined {
   }
 }
 
-test('recording with rows in flight: the tables equal the fold of the events, after close and reopen', async () => {
-  let ledger = await openLedger({ store: `sqlite:${file()}` });
-  const { runId } = await recordReferenceRun(ledger, { rows: 300, concurrency: 16 });
-  await ledger.close();
-  ledger = await openLedger({ store: `sqlite:${file()}` });
-  expect(projectionVersion(file(), runId)).toBe(await ledger.store.streamRevision(runStreamId(runId)));
-  await expectTablesMatchEvents(ledger, runId);
-  await ledger.close();
-});
 
-test('the demo run (fork, expand, coalesce, batches, errors, routing) projects exactly', async () => {
-  const ledger = await openLedger({ store: `sqlite:${file()}` });
-  const demo = await recordDemoRun(ledger);
-  await expectTablesMatchEvents(ledger, demo.runId);
-  const state = await ledger.loadRun(demo.runId);
-  expect(state.tokens).toBeInstanceOf(PersistedMap);
-  await ledger.close();
-});
+/** A store the shared tests below run on. */
+interface Backend {
+  /** The store URL of the current test. */
+  url(): string;
+  open(): Promise<EventStore>;
+  /** The seq the tables of a run are at, read straight from the store (undefined: none). */
+  projectionVersion(runId: string): Promise<number | undefined>;
+  /** Damages every row entry of the tables, behind the ledger's back. */
+  tamperRows(): Promise<void>;
+}
 
-test('a process that stops without closing leaves the tables behind; the next reader folds only the missing events', async () => {
-  const first = await openLedger({ store: `sqlite:${file()}` });
-  const { runId } = await recordReferenceRun(first, { rows: 400, concurrency: 8, finish: false });
-  // no close: the last window of projection changes was never written, earlier ones were
-  const revision = (await first.store.streamRevision(runStreamId(runId)))!;
-  const before = projectionVersion(file(), runId)!;
-  expect(before).toBeGreaterThan(0);
-  expect(before).toBeLessThan(revision);
-  const second = await openLedger({ store: `sqlite:${file()}` });
-  await expectTablesMatchEvents(second, runId);
-  expect(projectionVersion(file(), runId)).toBe(revision);
-  // the abandoned handle's later flush finds the tables already past it and writes nothing wrong
-  await first.close();
-  await expectTablesMatchEvents(second, runId);
-  await second.close();
-});
+const sqliteBackend: Backend = {
+  url: () => `sqlite:${file()}`,
+  open: () => openSqliteStore(file()),
+  projectionVersion: async (runId) => projectionVersion(file(), runId),
+  tamperRows: async () => {
+    const raw = new Database(file());
+    raw.prepare("UPDATE projection SET value = '{\"rowId\":\"tampered\"}' WHERE map = 8").run();
+    raw.close();
+  },
+};
 
-test('events written by a writer that keeps no projection are caught up on the next read', async () => {
-  const store = await openSqliteStore(file());
-  const blind = new Ledger(withoutProjections(store));
-  const { runId } = await recordReferenceRun(blind, { rows: 50, concurrency: 4 });
-  expect(projectionVersion(file(), runId)).toBeUndefined();
-  const ledger = new Ledger(store);
-  await expectTablesMatchEvents(ledger, runId);
-  // and a live handle continues recording on the caught-up tables
-  const run = await ledger.openRun(runId);
-  await expect(run.complete({ status: 'completed' })).rejects.toMatchObject({ code: 'RUN_NOT_RUNNING' });
-  await expectTablesMatchEvents(ledger, runId);
-  await ledger.close();
-});
+function postgresBackend(): Backend {
+  let schema = '';
+  beforeEach(() => {
+    schema = freshSchema();
+  });
+  afterEach(async () => dropSchema(schema));
+  return {
+    url: () => urlWithSchema(schema),
+    open: () => openStore(urlWithSchema(schema)),
+    projectionVersion: async (runId) => {
+      const rows = await sql<{ version: string }>(`SELECT version FROM "${schema}".projection_runs WHERE stream_id = $1`, [runStreamId(runId)]);
+      return rows[0] === undefined ? undefined : Number(rows[0].version);
+    },
+    tamperRows: async () => {
+      await sql(`UPDATE "${schema}".projection SET value = '{"rowId":"tampered"}' WHERE map = 8`);
+    },
+  };
+}
 
-test('rebuildProjection deletes the tables and folds them again from the events', async () => {
-  const ledger = await openLedger({ store: `sqlite:${file()}` });
-  const { runId } = await recordReferenceRun(ledger, { rows: 40, concurrency: 4 });
-  const raw = new Database(file());
-  raw.prepare("UPDATE projection SET value = '{\"rowId\":\"tampered\"}' WHERE map = 8").run();
-  raw.close();
-  await expect(ledger.explain({ runId, rowIndex: 0 })).rejects.toBeDefined();
-  await ledger.rebuildProjection(runId);
-  await expectTablesMatchEvents(ledger, runId);
-  await ledger.close();
-});
+/** What every store with projection tables must do. */
+function projectionSuite(b: Backend): void {
+  test('recording with rows in flight: the tables equal the fold of the events, after close and reopen', async () => {
+    let ledger = await openLedger({ store: b.url() });
+    const { runId } = await recordReferenceRun(ledger, { rows: 300, concurrency: 16 });
+    await ledger.close();
+    ledger = await openLedger({ store: b.url() });
+    expect((await b.projectionVersion(runId))).toBe(await ledger.store.streamRevision(runStreamId(runId)));
+    await expectTablesMatchEvents(ledger, runId);
+    await ledger.close();
+  });
 
-test('a rejected append leaves no fact in the tables; the live handle keeps working after a reopen', async () => {
-  const a = await openLedger({ store: `sqlite:${file()}` });
-  const b = await openLedger({ store: `sqlite:${file()}` });
-  const run = await a.beginRun({ config: { p: 1 } });
-  const node = await run.registerNode({ pluginName: 'src', nodeType: 'source', pluginVersion: '1', determinism: 'deterministic', config: {} });
-  await a.close();
-  // b records on its own handle; a's stale view conflicts
-  const other = await b.openRun(run.runId);
-  await other.createRow({ sourceNodeId: node.nodeId, rowIndex: 0, data: { x: 1 }, withToken: true });
-  const c = await openLedger({ store: `sqlite:${file()}` });
-  const stale = await c.openRun(run.runId);
-  await other.createRow({ sourceNodeId: node.nodeId, rowIndex: 1, data: { x: 2 }, withToken: true });
-  await b.close();
-  await expectLedgerError(stale.createRow({ sourceNodeId: node.nodeId, rowIndex: 7, data: { x: 7 }, withToken: true }), 'CONCURRENCY_CONFLICT');
-  await c.close();
-  const d = await openLedger({ store: `sqlite:${file()}` });
-  const state = await d.loadRun(run.runId);
-  expect([...state.rowByIndex.keys()].sort()).toEqual([0, 1]);
-  await expectTablesMatchEvents(d, run.runId);
-  await d.close();
-});
+  test('the demo run (fork, expand, coalesce, batches, errors, routing) projects exactly', async () => {
+    const ledger = await openLedger({ store: b.url() });
+    const demo = await recordDemoRun(ledger);
+    await expectTablesMatchEvents(ledger, demo.runId);
+    const state = await ledger.loadRun(demo.runId);
+    expect(state.tokens).toBeInstanceOf(PersistedMap);
+    await ledger.close();
+  });
+
+  test('a process that stops without closing leaves the tables behind; the next reader folds only the missing events', async () => {
+    const first = await openLedger({ store: b.url() });
+    const { runId } = await recordReferenceRun(first, { rows: 400, concurrency: 8, finish: false });
+    // no close: the last window of projection changes was never written, earlier ones were
+    const revision = (await first.store.streamRevision(runStreamId(runId)))!;
+    const before = (await b.projectionVersion(runId))!;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(revision);
+    const second = await openLedger({ store: b.url() });
+    await expectTablesMatchEvents(second, runId);
+    expect((await b.projectionVersion(runId))).toBe(revision);
+    // the abandoned handle's later flush finds the tables already past it and writes nothing wrong
+    await first.close();
+    await expectTablesMatchEvents(second, runId);
+    await second.close();
+  });
+
+  test('events written by a writer that keeps no projection are caught up on the next read', async () => {
+    const store = await b.open();
+    const blind = new Ledger(withoutProjections(store));
+    const { runId } = await recordReferenceRun(blind, { rows: 50, concurrency: 4 });
+    expect((await b.projectionVersion(runId))).toBeUndefined();
+    const ledger = new Ledger(store);
+    await expectTablesMatchEvents(ledger, runId);
+    // and a live handle continues recording on the caught-up tables
+    const run = await ledger.openRun(runId);
+    await expect(run.complete({ status: 'completed' })).rejects.toMatchObject({ code: 'RUN_NOT_RUNNING' });
+    await expectTablesMatchEvents(ledger, runId);
+    await ledger.close();
+  });
+
+  test('rebuildProjection deletes the tables and folds them again from the events', async () => {
+    const ledger = await openLedger({ store: b.url() });
+    const { runId } = await recordReferenceRun(ledger, { rows: 40, concurrency: 4 });
+    await b.tamperRows();
+    await expect(ledger.explain({ runId, rowIndex: 0 })).rejects.toBeDefined();
+    await ledger.rebuildProjection(runId);
+    await expectTablesMatchEvents(ledger, runId);
+    await ledger.close();
+  });
+
+  test('a rejected append leaves no fact in the tables; the live handle keeps working after a reopen', async () => {
+    const a = await openLedger({ store: b.url() });
+    const other2 = await openLedger({ store: b.url() });
+    const run = await a.beginRun({ config: { p: 1 } });
+    const node = await run.registerNode({ pluginName: 'src', nodeType: 'source', pluginVersion: '1', determinism: 'deterministic', config: {} });
+    await a.close();
+    // other2 records on its own handle; a's stale view conflicts
+    const other = await other2.openRun(run.runId);
+    await other.createRow({ sourceNodeId: node.nodeId, rowIndex: 0, data: { x: 1 }, withToken: true });
+    const c = await openLedger({ store: b.url() });
+    const stale = await c.openRun(run.runId);
+    await other.createRow({ sourceNodeId: node.nodeId, rowIndex: 1, data: { x: 2 }, withToken: true });
+    await other2.close();
+    await expectLedgerError(stale.createRow({ sourceNodeId: node.nodeId, rowIndex: 7, data: { x: 7 }, withToken: true }), 'CONCURRENCY_CONFLICT');
+    await c.close();
+    const d = await openLedger({ store: b.url() });
+    const state = await d.loadRun(run.runId);
+    expect([...state.rowByIndex.keys()].sort()).toEqual([0, 1]);
+    await expectTablesMatchEvents(d, run.runId);
+    await d.close();
+  });
+
+  test('the projection store refuses a write that does not continue the tables or runs past the events', async () => {
+    const store = await b.open();
+    const ledger = new Ledger(store);
+    const { runId } = await recordReferenceRun(ledger, { rows: 5 });
+    await ledger.loadRun(runId);
+    const streamId = runStreamId(runId);
+    const at = store.projections!.open(streamId).version;
+    await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at - 1, toVersion: at, recordedAt: null, entries: [] }), 'CONCURRENCY_CONFLICT');
+    await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at, toVersion: at + 5, recordedAt: null, entries: [[8, 'x', '{}']] }), 'INVALID_INPUT');
+    expect(store.projections!.open(streamId).tables.get(8, 'x')).toBeUndefined();
+    await ledger.close();
+  });
+
+  test('export from the tables with random (version 4) ids, where key order does not follow creation order, equals the fold', async () => {
+    const ledger = await openLedger({ store: b.url(), newId: () => randomUUID() });
+    const { runId } = await recordReferenceRun(ledger, { rows: 150, concurrency: 8 });
+    await ledger.close();
+    const reader = await openLedger({ store: b.url() });
+    await expectTablesMatchEvents(reader, runId);
+    await reader.close();
+  });
+
+  test('a ledger reuses its read state while the run is unchanged, and opens a new one after an append', async () => {
+    const ledger = await openLedger({ store: b.url() });
+    const { runId, graph } = await recordReferenceRun(ledger, { rows: 3, finish: false });
+    const first = await ledger.loadRun(runId);
+    expect(await ledger.loadRun(runId)).toBe(first);
+    const run = await ledger.openRun(runId);
+    await run.createRow({ sourceNodeId: graph.sourceId, rowIndex: 3, data: { extra: true } });
+    const second = await ledger.loadRun(runId);
+    expect(second).not.toBe(first);
+    expect(second.rows.size).toBe(4);
+    expect(second.version).toBeGreaterThan(first.version);
+    await ledger.close();
+  });
+}
+
+describe('SQLite', () => projectionSuite(sqliteBackend));
+
+describePostgres('PostgreSQL', () => projectionSuite(postgresBackend()));
 
 test('a schema version 1 file is upgraded on a read-write open and its runs projected on first read', async () => {
   const ledger = await openLedger({ store: `sqlite:${file()}` });
@@ -179,40 +264,4 @@ test('a read-only store whose tables are behind folds the missing part in memory
   expect(comparable(await ro.loadRun(runId))).toEqual(comparable(replayed));
   await ro.close();
   expect(projectionVersion(file(), runId) ?? -1).toBeLessThan(revision);
-});
-
-test('the projection store refuses a write that does not continue the tables or runs past the events', async () => {
-  const store = await openSqliteStore(file());
-  const ledger = new Ledger(store);
-  const { runId } = await recordReferenceRun(ledger, { rows: 5 });
-  await ledger.loadRun(runId);
-  const streamId = runStreamId(runId);
-  const at = store.projections!.open(streamId).version;
-  await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at - 1, toVersion: at, recordedAt: null, entries: [] }), 'CONCURRENCY_CONFLICT');
-  await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at, toVersion: at + 5, recordedAt: null, entries: [[8, 'x', '{}']] }), 'INVALID_INPUT');
-  expect(store.projections!.open(streamId).tables.get(8, 'x')).toBeUndefined();
-  await ledger.close();
-});
-
-test('export from the tables with random (version 4) ids, where key order does not follow creation order, equals the fold', async () => {
-  const ledger = await openLedger({ store: `sqlite:${file()}`, newId: () => randomUUID() });
-  const { runId } = await recordReferenceRun(ledger, { rows: 150, concurrency: 8 });
-  await ledger.close();
-  const reader = await openLedger({ store: `sqlite:${file()}` });
-  await expectTablesMatchEvents(reader, runId);
-  await reader.close();
-});
-
-test('a ledger reuses its read state while the run is unchanged, and opens a new one after an append', async () => {
-  const ledger = await openLedger({ store: `sqlite:${file()}` });
-  const { runId, graph } = await recordReferenceRun(ledger, { rows: 3, finish: false });
-  const first = await ledger.loadRun(runId);
-  expect(await ledger.loadRun(runId)).toBe(first);
-  const run = await ledger.openRun(runId);
-  await run.createRow({ sourceNodeId: graph.sourceId, rowIndex: 3, data: { extra: true } });
-  const second = await ledger.loadRun(runId);
-  expect(second).not.toBe(first);
-  expect(second.rows.size).toBe(4);
-  expect(second.version).toBeGreaterThan(first.version);
-  await ledger.close();
 });

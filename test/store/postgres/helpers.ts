@@ -30,7 +30,6 @@ export function describePostgres(name: string, body: () => void): void {
     });
     return;
   }
-  // eslint-disable-next-line no-console
   console.warn(`${name}: skipped: ${binariesPresent() ? 'LINEAGE_LEDGER_TEST_POSTGRES is not set (start a server: eval "$(bash .ci/postgres.sh start)")' : 'no PostgreSQL binaries (initdb) on this machine'}`);
   describe.skip(name, body);
 }
