@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PhaseName, PhaseResult, PHASES, SEQUENTIAL_ROWS_CAP } from './run-once';
+import { BENCH_POSTGRES_ENV, PhaseName, PhaseResult, PHASES, POSTGRES_PHASES, SEQUENTIAL_ROWS_CAP } from './run-once';
 
 /** Above this many rows a run takes long enough that it must be asked for with --huge. */
 export const HUGE_ROWS = 200_000;
@@ -21,32 +21,36 @@ export interface BenchArgs {
   readonly repeat: number;
   readonly phases: PhaseName[];
   readonly json: boolean;
+  /** The PostgreSQL server of the postgres phases (--postgres, else the environment); null: those phases are left out. */
+  readonly postgres: string | null;
 }
 
-const USAGE = `usage: npm run bench -- [--rows N[,N...]] [--repeat K] [--scale] [--huge] [--phases ${PHASES.join(',')}] [--json]
+const USAGE = `usage: npm run bench -- [--rows N[,N...]] [--repeat K] [--scale] [--huge] [--phases ${PHASES.join(',')}] [--postgres <url>] [--json]
 
   --rows N[,N...]  run sizes (default 1000)
   --scale          sizes ${SCALE_SIZES.map((n) => n.toLocaleString('en-US')).join(', ')} (cost per row as the run grows)
   --huge           allow sizes above ${HUGE_ROWS.toLocaleString('en-US')} rows (1,000,000 rows takes hours on a 2-core machine)
   --repeat K       repeats per size (default 3, or 1 with --scale or above 10,000 rows)
   --phases a,b     only these phases (record always runs: the others read its file)
+  --postgres URL   also record on this PostgreSQL server (postgres://...; default: $${BENCH_POSTGRES_ENV}),
+                   beside SQLite in the same run, with raw batched inserts there as its anchor
   --json           one JSON object on stdout instead of tables
 
 example: npm run bench -- --rows 10000 --repeat 1
 `;
 
 /** Parses the harness's arguments; a string is a usage error to print. */
-export function parseBenchArgs(argv: readonly string[]): BenchArgs | string {
+export function parseBenchArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): BenchArgs | string {
   const value = (name: string): string | undefined => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const known = new Set(['--rows', '--repeat', '--scale', '--huge', '--phases', '--json', '--help']);
+  const known = new Set(['--rows', '--repeat', '--scale', '--huge', '--phases', '--postgres', '--json', '--help']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--')) continue;
     if (!known.has(a)) return `unknown option ${a}`;
-    if (['--rows', '--repeat', '--phases'].includes(a)) i++;
+    if (['--rows', '--repeat', '--phases', '--postgres'].includes(a)) i++;
   }
   const scale = argv.includes('--scale');
   const sizes = scale ? [...SCALE_SIZES] : (value('rows') ?? '1000').split(',').map((s) => Number(s.replace(/_/g, '')));
@@ -60,16 +64,20 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | string {
   const phases = asked === undefined ? [...PHASES] : asked.split(',');
   const unknown = phases.filter((p) => !(PHASES as readonly string[]).includes(p));
   if (unknown.length > 0) return `unknown phase ${unknown[0]} (phases: ${PHASES.join(', ')})`;
-  const selected = PHASES.filter((p) => p === 'record' || phases.includes(p));
-  return { sizes, repeat, phases: selected, json: argv.includes('--json') };
+  const postgres = value('postgres') ?? env[BENCH_POSTGRES_ENV] ?? null;
+  if (postgres !== null && !/^postgres(ql)?:\/\//.test(postgres)) return '--postgres takes a postgres:// URL';
+  if (asked !== undefined && postgres === null && phases.some((p) => POSTGRES_PHASES.includes(p))) return `the postgres phases need --postgres <url> (or ${BENCH_POSTGRES_ENV})`;
+  const selected = PHASES.filter((p) => (p === 'record' || phases.includes(p)) && (postgres !== null || !POSTGRES_PHASES.includes(p)));
+  return { sizes, repeat, phases: selected, json: argv.includes('--json'), postgres: postgres === '' ? null : postgres };
 }
 
 type Outcome = { ok: true; result: PhaseResult } | { ok: false; phase: PhaseName; why: string };
 
-function runPhase(phase: PhaseName, rows: number, dir: string): Promise<Outcome> {
+function runPhase(phase: PhaseName, rows: number, dir: string, postgres: string | null): Promise<Outcome> {
   const script = path.join(__dirname, 'run-once.js');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, '--phase', phase, '--rows', String(rows), '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = postgres === null ? process.env : { ...process.env, [BENCH_POSTGRES_ENV]: postgres };
+    const child = spawn(process.execPath, [script, '--phase', phase, '--rows', String(rows), '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     const tail: string[] = [];
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -155,6 +163,16 @@ function summarise(rows: number, repeats: Outcome[][]): SizeReport {
   };
   ratio('record (64 in flight) / raw batched', 'record', 'raw_batched');
   ratio('record sequential / raw per event', 'record_sequential', 'raw_per_event');
+  ratio('record on PostgreSQL (64 in flight) / raw batched on PostgreSQL', 'record_postgres', 'raw_batched_postgres');
+  const side = (name: string, a: PhaseName, b: PhaseName): void => {
+    const values = repeats.flatMap((outcomes) => {
+      const x = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === a)?.result;
+      const y = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === b)?.result;
+      return x !== undefined && y !== undefined ? [x.rate / y.rate] : [];
+    });
+    if (values.length > 0) ratios[name] = stat(values);
+  };
+  side('record on PostgreSQL / record on SQLite (rows/s)', 'record_postgres', 'record');
   const durability = (name: string, full: PhaseName, normal: PhaseName): void => {
     const values = repeats.flatMap((outcomes) => {
       const a = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === full)?.result;
@@ -181,14 +199,14 @@ function cell(s: Stat | undefined, repeats: number): string {
 
 function table(r: SizeReport): string {
   const lines = [`${r.rows.toLocaleString('en-US')} rows${r.repeats > 1 ? `, median (min-max) of ${r.repeats} repeats` : ''}`];
-  lines.push(`  ${'phase'.padEnd(18)} ${'rows'.padStart(10)} ${'time s'.padStart(14)} ${'rate'.padStart(22)} ${'us/row'.padStart(14)} ${'peak RSS MiB'.padStart(14)}  details`);
+  lines.push(`  ${'phase'.padEnd(22)} ${'rows'.padStart(10)} ${'time s'.padStart(14)} ${'rate'.padStart(22)} ${'us/row'.padStart(14)} ${'peak RSS MiB'.padStart(14)}  details`);
   for (const [name, p] of Object.entries(r.phases) as [PhaseName, PhaseReport][]) {
     const details = Object.entries(p.extra)
       .filter(([k]) => k !== 'events')
       .map(([k, v]) => `${k} ${cell(v, r.repeats)}`)
       .join(', ');
     lines.push(
-      `  ${name.padEnd(18)} ${p.rows.toLocaleString('en-US').padStart(10)} ${cell(p.seconds, r.repeats).padStart(14)} ${`${cell(p.rate, r.repeats)} ${p.unit}`.padStart(22)} ${cell(p.usPerRow, r.repeats).padStart(14)} ${cell(p.peakRssMiB, r.repeats).padStart(14)}  ${details}`,
+      `  ${name.padEnd(22)} ${p.rows.toLocaleString('en-US').padStart(10)} ${cell(p.seconds, r.repeats).padStart(14)} ${`${cell(p.rate, r.repeats)} ${p.unit}`.padStart(22)} ${cell(p.usPerRow, r.repeats).padStart(14)} ${cell(p.peakRssMiB, r.repeats).padStart(14)}  ${details}`,
     );
   }
   for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ratio ${k}: ${cell(v, r.repeats)}`);
@@ -216,7 +234,7 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const args = parseBenchArgs(argv);
+  const args = parseBenchArgs(argv, process.env);
   if (typeof args === 'string') {
     process.stderr.write(`bench: ${args}\n${USAGE}`);
     process.exitCode = 2;
@@ -235,7 +253,7 @@ async function main(): Promise<void> {
             continue;
           }
           process.stderr.write(`bench: ${rows.toLocaleString('en-US')} rows, repeat ${k + 1}/${args.repeat}, ${phase}\n`);
-          outcomes.push(await runPhase(phase, rows, dir));
+          outcomes.push(await runPhase(phase, rows, dir, args.postgres));
         }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,8 @@ import { ed25519Signer, ed25519Verifier } from '../src/export/keys';
 import { verifyExport } from '../src/export/verify';
 import { openLedger } from '../src/ledger';
 import { SCHEMA_V1_SQL } from '../src/store/sqlite/schema';
+import { openPostgresStore } from '../src/store/postgres';
+import { Client } from 'pg';
 import { recordReferenceRun } from '../src/workloads/reference';
 
 /** The phases, in the order the harness runs them. */
@@ -32,7 +34,12 @@ export const PHASES = [
   'verify',
   'check',
   'explain',
+  'record_postgres',
+  'raw_batched_postgres',
 ] as const;
+/** Phases that need a PostgreSQL server (LINEAGE_LEDGER_BENCH_POSTGRES, or --postgres <url> on the harness). */
+export const POSTGRES_PHASES: readonly string[] = ['record_postgres', 'raw_batched_postgres'];
+export const BENCH_POSTGRES_ENV = 'LINEAGE_LEDGER_BENCH_POSTGRES';
 export type PhaseName = (typeof PHASES)[number];
 
 /** Rows of the sequential phases (one row at a time, a commit per append): capped, they do not scale with --rows. */
@@ -92,9 +99,10 @@ async function record(
   concurrency: number,
   sinks: string | null,
   synchronous: 'full' | 'normal' = 'full',
+  storeUrl?: string,
 ): Promise<{ ms: number; events: number; runId: string }> {
   removeDb(file);
-  const ledger = await openLedger({ store: `sqlite:${file}${synchronous === 'normal' ? '?synchronous=normal' : ''}` });
+  const ledger = await openLedger({ store: storeUrl ?? `sqlite:${file}${synchronous === 'normal' ? '?synchronous=normal' : ''}` });
   const out = sinks === null ? null : fs.openSync(sinks, 'w');
   const report = progress(`${concurrency === 1 ? 'record_sequential' : 'record'}${synchronous === 'normal' ? '_normal' : ''}`);
   let done = 0;
@@ -154,6 +162,64 @@ function rawInserts(dir: string, perCommit: number, limitEvents: number | null):
   return { ms, events };
 }
 
+/** A fresh schema on the bench's PostgreSQL server for one phase, dropped afterwards. */
+async function withPostgresSchema<T>(work: (url: string, schema: string) => Promise<T>): Promise<T> {
+  const base = process.env[BENCH_POSTGRES_ENV];
+  if (base === undefined || base === '') throw new Error(`set ${BENCH_POSTGRES_ENV} (or --postgres <url>) to a postgres:// URL`);
+  const schema = `bench_${process.pid}_${Date.now()}`;
+  const url = new URL(base);
+  url.searchParams.set('schema', schema);
+  const client = new Client({ connectionString: base });
+  await client.connect();
+  try {
+    return await work(url.toString(), schema);
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    await client.end();
+  }
+}
+
+/**
+ * The PostgreSQL anchor: the very events `record` stored (their stored JSON text), inserted into
+ * the store's own events table with one multi-row INSERT of 1,000 events per transaction, the
+ * positions counter and streams table left alone; no validation, no projection.
+ */
+async function rawInsertsPostgres(dir: string, url: string): Promise<{ ms: number; events: number }> {
+  const store = await openPostgresStore(url.replace(/\?schema=.*$/, ''), { schema: new URL(url).searchParams.get('schema')! });
+  await store.close(); // creates the tables
+  const src = new Database(path.join(dir, 'run.db'), { readonly: true });
+  const read = src.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position').raw(true);
+  const client = new Client({ connectionString: url.replace(/\?schema=.*$/, ''), options: `-c search_path=${new URL(url).searchParams.get('schema')!}` });
+  await client.connect();
+  let events = 0;
+  let ms = 0;
+  let batch: unknown[][] = [];
+  const flush = async (): Promise<void> => {
+    const cols = [0, 1, 2, 3, 4, 5, 6].map((k) => batch.map((r) => r[k]));
+    const t0 = process.hrtime.bigint();
+    await client.query('BEGIN');
+    await client.query(
+      'INSERT INTO events (position, stream_id, revision, event_id, type, data, metadata) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])',
+      cols.map((c, k) => (k === 0 ? c.map(String) : c)),
+    );
+    await client.query('COMMIT');
+    ms += msSince(t0);
+    events += batch.length;
+    batch = [];
+  };
+  try {
+    for (const row of read.iterate() as Iterable<unknown[]>) {
+      batch.push(row);
+      if (batch.length === 1000) await flush();
+    }
+    if (batch.length > 0) await flush();
+  } finally {
+    src.close();
+    await client.end();
+  }
+  return { ms, events };
+}
+
 async function run(phase: PhaseName, rows: number, dir: string): Promise<Omit<PhaseResult, 'peakRssMiB'>> {
   const db = path.join(dir, 'run.db');
   const exportFile = path.join(dir, 'export.jsonl');
@@ -180,6 +246,18 @@ async function run(phase: PhaseName, rows: number, dir: string): Promise<Omit<Ph
       const r = await record(file, n, sequential ? 1 : 64, null, 'normal');
       removeDb(file);
       return { phase, rows: n, ms: r.ms, rate: (n / r.ms) * 1000, unit: 'rows/s', extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000 } };
+    }
+    case 'record_postgres': {
+      return withPostgresSchema(async (url) => {
+        const r = await record(path.join(dir, 'unused.db'), rows, 64, null, 'full', url);
+        return { phase, rows, ms: r.ms, rate: (rows / r.ms) * 1000, unit: 'rows/s' as const, extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000 } };
+      });
+    }
+    case 'raw_batched_postgres': {
+      return withPostgresSchema(async (url) => {
+        const r = await rawInsertsPostgres(dir, url);
+        return { phase, rows, ms: r.ms, rate: (r.events / r.ms) * 1000, unit: 'events/s' as const, extra: { events: r.events, rowsPerSec: (rows / r.ms) * 1000 } };
+      });
     }
     case 'raw_batched': {
       const r = rawInserts(dir, 1000, null);

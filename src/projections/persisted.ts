@@ -137,6 +137,21 @@ export class ProjectionTracker {
     this.anomaliesWritten = state.anomalies.length;
   }
 
+  /**
+   * Ids the recorder generated (random UUIDs) since the tables were last written: no table can
+   * hold an entry keyed by one of them yet (an entry set by the fold stays pinned in memory until
+   * the write that stores it, and every write clears this set), so looking them up would only
+   * ask the store for what it cannot have: each new entity is looked up in several collections.
+   * Bounded: cleared by every write, and when it passes FRESH_IDS_MAX.
+   */
+  readonly fresh = new Set<string>();
+
+  /** @internal a generated id (see `fresh`). */
+  noteFresh(id: string): void {
+    if (this.fresh.size >= FRESH_IDS_MAX) this.fresh.clear();
+    this.fresh.add(id);
+  }
+
   /** Everything now in the state is already in the tables (called once the projection is loaded). */
   markLoaded(): void {
     this.anomaliesWritten = this.state.anomalies.length;
@@ -198,6 +213,7 @@ export class ProjectionTracker {
 }
 
 const UNCOLLECTED = Number.POSITIVE_INFINITY;
+const FRESH_IDS_MAX = 65536;
 /** Text keys whose JS order equals SQLite's byte order (no code point above U+007F). */
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
@@ -319,7 +335,8 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     if (this.readAhead > 0 && this.aheadCovers(key)) {
       json = this.ahead.get(key);
       this.aheadHits++;
-    } else json = this.tables.get(this.id, key);
+    } else if (typeof key === 'string' && this.tracker?.fresh.has(key) === true) return undefined;
+    else json = this.tables.get(this.id, key);
     if (json === undefined) {
       this.noteAbsent(key);
       return undefined;
@@ -411,6 +428,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     if (p !== undefined) return p.value !== DELETED;
     if (this.young.has(key) || this.old.has(key)) return true;
     if (this.isAbsent(key)) return false;
+    if (typeof key === 'string' && this.tracker?.fresh.has(key) === true) return false;
     if (this.tables.has(this.id, key)) return true;
     this.noteAbsent(key);
     return false;
@@ -584,6 +602,7 @@ export class DeferredProjection {
     if (this.to === this.from) return;
     const entries = this.tracker.pruneWritten([...this.merged.values()]);
     this.write({ fromVersion: this.from, toVersion: this.to, recordedAt: this.recordedAt, entries });
+    this.tracker.fresh.clear();
     this.tracker.wrote(entries);
     for (const t of this.tickets) this.tracker.committed(t);
     this.merged = new Map();

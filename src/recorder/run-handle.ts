@@ -166,7 +166,17 @@ export class RunHandle {
   ) {
     this.runId = state.runId;
     this.streamId = runStreamId(state.runId);
-    this.ctx = { newId: deps.newId };
+    // ids generated for a persisted projection are known to be in no table yet (ProjectionTracker.fresh)
+    this.ctx = {
+      newId:
+        tracker === null
+          ? deps.newId
+          : () => {
+              const id = deps.newId();
+              tracker.noteFresh(id);
+              return id;
+            },
+    };
     this.deferred =
       tracker === null ? null : new DeferredProjection(tracker, projectionWriter(deps.store, this.streamId), first?.delta.fromVersion ?? state.version);
     if (first !== null) this.deferred?.acknowledged(first.delta, first.ticket);

@@ -1,9 +1,18 @@
 /** The benchmark harness's arguments (no benchmark is run and no timing asserted here). */
 import { HUGE_ROWS, parseBenchArgs, SCALE_SIZES } from '../../bench/main';
-import { PHASES } from '../../bench/run-once';
+import { BENCH_POSTGRES_ENV, PHASES, POSTGRES_PHASES } from '../../bench/run-once';
 
-test('defaults: 1,000 rows, 3 repeats, every phase', () => {
-  expect(parseBenchArgs([])).toEqual({ sizes: [1000], repeat: 3, phases: [...PHASES], json: false });
+test('defaults: 1,000 rows, 3 repeats, every phase but the PostgreSQL ones (no server given)', () => {
+  expect(parseBenchArgs([])).toEqual({ sizes: [1000], repeat: 3, phases: PHASES.filter((p) => !POSTGRES_PHASES.includes(p)), json: false, postgres: null });
+});
+
+test('a PostgreSQL server (--postgres or the environment) adds its phases to the same run', () => {
+  const url = 'postgres://u@localhost/bench';
+  expect(parseBenchArgs(['--postgres', url])).toMatchObject({ phases: [...PHASES], postgres: url });
+  expect(parseBenchArgs([], { [BENCH_POSTGRES_ENV]: url })).toMatchObject({ phases: [...PHASES], postgres: url });
+  expect(parseBenchArgs(['--postgres', 'mysql://x'])).toEqual(expect.stringContaining('postgres://'));
+  expect(parseBenchArgs(['--phases', 'record_postgres'])).toEqual(expect.stringContaining('--postgres'));
+  expect(parseBenchArgs(['--phases', 'record_postgres', '--postgres', url])).toMatchObject({ phases: ['record', 'record_postgres'] });
 });
 
 test('--scale covers 1,000, 10,000 and 100,000 rows, one repeat unless asked', () => {

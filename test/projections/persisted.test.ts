@@ -17,7 +17,7 @@ import { openSqliteStore } from '../../src/store/sqlite';
 import { openStore } from '../../src/store/url';
 import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '../store/postgres/helpers';
 import type { EventStore } from '../../src/store/port';
-import { recordReferenceRun } from '../../src/workloads/reference';
+import { recordReferenceRow, recordReferenceRun, registerReferenceGraph } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';
 import { comparable } from './follow-support';
 import { expectLedgerError, makeTempDir, removeDir } from '../store/sqlite/helpers';
@@ -103,6 +103,18 @@ function postgresBackend(): Backend {
 
 /** What every store with projection tables must do. */
 function projectionSuite(b: Backend): void {
+  test('a fact about an entity whose id this handle generated is found again once written to the tables and evicted from memory', async () => {
+    const ledger = await openLedger({ store: b.url() });
+    const run = await ledger.beginRun({ config: {} });
+    const graph = await registerReferenceGraph(run);
+    const first = await recordReferenceRow(run, graph, 0);
+    // enough rows on the same handle for several table writes and cache generations of every collection
+    for (let i = 1; i < 700; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => recordReferenceRow(run, graph, i + k)));
+    await expect(run.recordTokenOutcome({ tokenId: first.sinkTokenId, outcome: 'completed', sinkName: 'out' })).rejects.toMatchObject({ code: 'TERMINAL_OUTCOME_EXISTS' });
+    await expect(run.beginNodeState({ tokenId: first.sinkTokenId, nodeId: graph.sinkId, stepIndex: 9, inputData: {} })).rejects.toMatchObject({ code: 'TERMINAL_OUTCOME_EXISTS' });
+    await ledger.close();
+  }, 120_000);
+
   test('recording with rows in flight: the tables equal the fold of the events, after close and reopen', async () => {
     let ledger = await openLedger({ store: b.url() });
     const { runId } = await recordReferenceRun(ledger, { rows: 300, concurrency: 16 });
