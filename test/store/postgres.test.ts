@@ -79,6 +79,22 @@ describePostgres('PostgreSQL store: schema, ordering, and the ledger on top', ()
     expect(JSON.stringify(down) + down!.message).not.toContain('s3cr3t');
   });
 
+  test('watch hears appends of other store instances (LISTEN/NOTIFY) and of its own, once each', async () => {
+    const a = await openPostgresStore(PG_URL!, { schema });
+    const b = await openPostgresStore(PG_URL!, { schema });
+    const heard: string[] = [];
+    const stop = a.watch((streamId) => heard.push(streamId));
+    await new Promise((r) => setTimeout(r, 300)); // the LISTEN connection is set up
+    await b.append('from-b', [ev('N')], 'no_stream');
+    await a.append('from-a', [ev('N')], 'no_stream');
+    for (let i = 0; i < 100 && !(heard.includes('from-b') && heard.includes('from-a')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(heard.filter((s) => s === 'from-b')).toEqual(['from-b']);
+    expect(heard.filter((s) => s === 'from-a')).toEqual(['from-a']);
+    stop();
+    await a.close();
+    await b.close();
+  });
+
   test('a follower never skips an event: the positions it sees while writers race are a gap-free prefix', async () => {
     const writers = await Promise.all([0, 1, 2, 3].map(() => openPostgresStore(PG_URL!, { schema })));
     const follower = await openPostgresStore(PG_URL!, { schema });
