@@ -32,7 +32,7 @@ import {
 } from './lineage/explain';
 
 export interface OpenLedgerOptions {
-  /** A store URL (`memory:`, `sqlite:<path>`, `esdb://...`) or an EventStore instance. */
+  /** A store URL (`memory:`, `sqlite:<path>`, `postgres://...`, `kurrentdb://...` / `esdb://...`) or an EventStore instance. */
   readonly store: string | EventStore;
   /** Clock for `recordedAt` (UTC ISO-8601 with offset). Default: the system clock. */
   readonly now?: () => string;

@@ -14,7 +14,7 @@ export interface CliIO {
 
 /** `--store <url>`, defaulting to $LINEAGE_LEDGER_STORE, then sqlite:./lineage.db. */
 export function storeOption(): Option {
-  return new Option('--store <url>', 'event store: memory:, sqlite:<path>, postgres://user:pass@host:5432/db or esdb://host:2113?tls=false').env(STORE_ENV_VAR).default(DEFAULT_STORE_URL);
+  return new Option('--store <url>', 'event store: memory:, sqlite:<path>, postgres://user:pass@host:5432/db or kurrentdb://host:2113?tls=false').env(STORE_ENV_VAR).default(DEFAULT_STORE_URL);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Store URLs: `memory:`, `sqlite:<path>`, `postgres://...` / `postgresql://...`, `esdb://...` / `esdb+discover://...`.
+ * Store URLs: `memory:`, `sqlite:<path>`, `postgres://...` / `postgresql://...`, `kurrentdb://...` /
+ * `esdb://...` (and their `+discover` forms).
  * Adapters are loaded only when their scheme is used, so a user of the memory
  * store never loads the SQLite native module or the gRPC client.
  */
@@ -19,7 +20,7 @@ export type ParsedStoreUrl =
 
 export function parseStoreUrl(url: string): ParsedStoreUrl {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw ledgerError('UNSUPPORTED_STORE_URL', 'the store URL is empty; use memory:, sqlite:<path>, postgres://user@host/db or esdb://host:2113', { url });
+    throw ledgerError('UNSUPPORTED_STORE_URL', 'the store URL is empty; use memory:, sqlite:<path>, postgres://user@host/db or kurrentdb://host:2113', { url });
   }
   const u = url.trim();
   if (u === 'memory:' || u === 'memory://') return { kind: 'memory' };
@@ -43,10 +44,10 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
     if (path === ':memory:') throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}": use memory: for an in-memory store`, { url });
     return synchronous === undefined ? { kind: 'sqlite', path } : { kind: 'sqlite', path, synchronous };
   }
-  if (u.startsWith('esdb://') || u.startsWith('esdb+discover://')) {
+  if (/^(esdb|kurrentdb)(\+discover)?:\/\//.test(u)) {
     const rest = u.slice(u.indexOf('://') + 3);
     if (rest === '' || rest.startsWith('?') || rest.startsWith('/')) {
-      throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}" names no host; write esdb://host:2113?tls=false`, { url });
+      throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}" names no host; write kurrentdb://host:2113?tls=false (or esdb://)`, { url });
     }
     return { kind: 'eventstoredb', connectionString: u };
   }
@@ -70,8 +71,8 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
   throw ledgerError(
     'UNSUPPORTED_STORE_URL',
     scheme === undefined
-      ? `"${url}" is not a store URL; use memory:, sqlite:<path>, postgres://user@host/db or esdb://host:2113`
-      : `unknown store scheme "${scheme}:" in "${url}"; use memory:, sqlite:<path>, postgres://user@host/db or esdb://host:2113`,
+      ? `"${url}" is not a store URL; use memory:, sqlite:<path>, postgres://user@host/db or kurrentdb://host:2113`
+      : `unknown store scheme "${scheme}:" in "${url}"; use memory:, sqlite:<path>, postgres://user@host/db or kurrentdb://host:2113`,
     { url },
   );
 }

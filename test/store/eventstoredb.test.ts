@@ -3,6 +3,9 @@
  * EventStoreDBClient (test/store/eventstoredb/fake-client.ts) that throws the
  * client's real error classes. The live tier is eventstoredb.live.test.ts.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadClientPackage } from '../../src/store/eventstoredb/client';
 import { randomUUID } from 'node:crypto';
 import {
   AccessDeniedError,
@@ -577,7 +580,9 @@ describe('EventStoreDB adapter: unavailable server and unknown errors', () => {
     expect(err.message).toContain('could not be reached');
     expect(err.message).toContain('ECONNREFUSED');
     expect(err.details).toMatchObject({ errorType: 'unavailable', retryable: true });
-    expect(err.cause).toBeInstanceOf(UnavailableError);
+    // classified by the installed client package (KurrentDB's is preferred), by its error type
+    expect(err.cause).toBeInstanceOf(Error);
+    expect(err.cause).toMatchObject({ type: 'unavailable' });
   });
 
   test("the client's InvalidArgumentError is INVALID_INPUT", async () => {
@@ -631,7 +636,13 @@ describe('EventStoreDB adapter: ordering and close', () => {
 });
 
 describe('openEventStoreDB', () => {
-  test.each(['esdb://localhost:2113?tls=false', 'esdb://admin:changeit@localhost:2113', 'esdb+discover://cluster.example.com:2113?tls=false'])(
+  test.each([
+    'esdb://localhost:2113?tls=false',
+    'esdb://admin:changeit@localhost:2113',
+    'esdb+discover://cluster.example.com:2113?tls=false',
+    'kurrentdb://localhost:2113?tls=false',
+    'kurrentdb+discover://cluster.example.com:2113?tls=false',
+  ])(
     'builds a store over a real client from %s (connecting lazily)',
     async (url) => {
       const store = openEventStoreDB(url);
@@ -642,7 +653,7 @@ describe('openEventStoreDB', () => {
   );
 
   test.each([
-    ['http://localhost:2113', /expected esdb:\/\/ or esdb\+discover:\/\//],
+    ['http://localhost:2113', /expected esdb:\/\/, kurrentdb:\/\//],
     ['esdb://localhost:abc', /port number/],
     ['esdb://localhost:2113?tls=maybe', /true or false/],
   ])('%s is UNSUPPORTED_STORE_URL', (url, message) => {
@@ -665,5 +676,43 @@ describe('openEventStoreDB', () => {
     }
     expect(isLedgerError(err, 'UNSUPPORTED_STORE_URL')).toBe(true);
     expect(JSON.stringify((err as LedgerError).toJSON())).not.toContain('s3cret');
+  });
+});
+
+describe('the client package (an optional peer dependency)', () => {
+  const missing = (name: string): never => {
+    throw Object.assign(new Error(`Cannot find module '${name}'`), { code: 'MODULE_NOT_FOUND' });
+  };
+
+  test('KurrentDB\'s client is preferred when installed', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(loadClientPackage((n) => require(n) as unknown).name).toBe('@kurrent/kurrentdb-client');
+  });
+
+  test('the old @eventstore/db-client still works when it is the one installed, kurrentdb:// URLs included', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = loadClientPackage((n) => (n === '@kurrent/kurrentdb-client' ? missing(n) : (require(n) as unknown)));
+    expect(pkg.name).toBe('@eventstore/db-client');
+    const client = pkg.connect('kurrentdb://localhost:2113?tls=false') as { dispose(): Promise<void> };
+    expect(client).toBeInstanceOf(EventStoreDBClient);
+    await client.dispose();
+  });
+
+  test('without either, a typed STORE_UNAVAILABLE names the package to install', () => {
+    let err: unknown;
+    try {
+      loadClientPackage(missing);
+    } catch (e) {
+      err = e;
+    }
+    expect(isLedgerError(err, 'STORE_UNAVAILABLE')).toBe(true);
+    expect((err as Error).message).toContain('npm install @kurrent/kurrentdb-client');
+  });
+
+  test('the package is not a dependency of lineage-ledger: both clients are optional peers', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(pkg.dependencies!)).not.toContain('@eventstore/db-client');
+    expect(Object.keys(pkg.dependencies!)).not.toContain('@kurrent/kurrentdb-client');
+    expect(pkg.peerDependenciesMeta).toEqual({ '@eventstore/db-client': { optional: true }, '@kurrent/kurrentdb-client': { optional: true } });
   });
 });

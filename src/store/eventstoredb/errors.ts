@@ -20,7 +20,7 @@
  *   anything else (UnknownError, raw gRPC errors, discovery failures, thrown strings)
  *                                    → STORE_UNAVAILABLE     with the original as `cause`
  */
-import { convertToCommandError } from '@eventstore/db-client';
+import { loadClientPackage } from './client';
 import { isLedgerError, LedgerError } from '../../errors';
 import { describeExpected, ExpectedRevision } from '../port';
 
@@ -95,12 +95,20 @@ export function concurrencyConflict(streamId: string, expected: ExpectedRevision
   );
 }
 
+function classify(raw: Error): unknown {
+  try {
+    return loadClientPackage().convertToCommandError(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** Translates anything the client threw into a LedgerError. LedgerErrors pass through unchanged. */
 export function translateClientError(raw: unknown, ctx: ErrorContext): LedgerError {
   if (isLedgerError(raw)) return raw;
   // Some client paths (the server-capabilities probe before an append, for one) let
   // raw gRPC errors through: classify them the way the client does.
-  const e = esdbErrorType(raw) === undefined && isGrpcError(raw) ? convertToCommandError(raw) : raw;
+  const e = esdbErrorType(raw) === undefined && isGrpcError(raw) ? classify(raw) : raw;
   const type = esdbErrorType(e);
   const where = ctx.streamId === undefined ? ctx.operation : `${ctx.operation} on stream ${ctx.streamId}`;
   const base: Record<string, unknown> = { operation: ctx.operation };

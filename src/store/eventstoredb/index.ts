@@ -50,22 +50,14 @@
  * - A deleted (tombstoned) stream reads as missing (empty, revision null); an
  *   append to it is a CONCURRENCY_CONFLICT with `details.deleted = true`.
  */
-import {
-  ANY,
+import type {
   AppendResult as EsdbAppendResult,
   AppendToStreamOptions,
-  BACKWARDS,
-  END,
   EventData,
-  EventStoreDBClient,
-  FORWARDS,
-  jsonEvent,
-  NO_STREAM,
   ReadAllOptions as EsdbReadAllOptions,
   ReadStreamOptions as EsdbReadStreamOptions,
-  START,
-  STREAM_EXISTS,
 } from '@eventstore/db-client';
+import { loadClientPackage } from './client';
 import { LedgerError, ledgerError } from '../../errors';
 import {
   AppendResult,
@@ -81,8 +73,23 @@ import {
 } from '../port';
 import { concurrencyConflict, isMissingStreamError, translateClientError } from './errors';
 
+// The client's constants (the same strings in @kurrent/kurrentdb-client and @eventstore/db-client),
+// written here so that nothing of the client is loaded before a store URL asks for it.
+const ANY = 'any';
+const NO_STREAM = 'no_stream';
+const STREAM_EXISTS = 'stream_exists';
+const START = 'start';
+const END = 'end';
+const FORWARDS = 'forwards';
+const BACKWARDS = 'backwards';
+
+/** A JSON event as the client sends it (what the client's jsonEvent() builds; metadata is always a JSON object here). */
+function jsonEvent(e: { id: string; type: string; data: unknown; metadata: unknown }): EventData {
+  return { id: e.id, contentType: 'application/json', type: e.type, data: e.data, metadata: e.metadata } as unknown as EventData;
+}
+
 // ---------------------------------------------------------------------------
-// The client, typed structurally (the real EventStoreDBClient is assignable).
+// The client, typed structurally (the real EventStoreDBClient and KurrentDBClient are assignable).
 // ---------------------------------------------------------------------------
 
 /** A position in the server's transaction log. */
@@ -590,16 +597,17 @@ async function drain<E>(read: AsyncIterable<E>): Promise<E[]> {
  * string is UNSUPPORTED_STORE_URL (credentials are redacted from the message).
  */
 export function openEventStoreDB(connectionString: string, options: EventStoreDBOptions = {}): EventStoreDBEventStore {
-  if (typeof connectionString !== 'string' || !/^esdb(\+discover)?:\/\//.test(connectionString.trim())) {
+  if (typeof connectionString !== 'string' || !/^(esdb|kurrentdb)(\+discover)?:\/\//.test(connectionString.trim())) {
     throw ledgerError(
       'UNSUPPORTED_STORE_URL',
-      `not an EventStoreDB connection string (expected esdb:// or esdb+discover://): ${redact(String(connectionString))}`,
+      `not an EventStoreDB / KurrentDB connection string (expected esdb://, kurrentdb:// or their +discover forms): ${redact(String(connectionString))}`,
       { url: redact(String(connectionString)) },
     );
   }
-  let client: EventStoreDBClient;
+  const pkg = loadClientPackage();
+  let client: EsdbClientLike;
   try {
-    client = EventStoreDBClient.connectionString(connectionString);
+    client = pkg.connect(connectionString) as EsdbClientLike;
   } catch (e) {
     throw new LedgerError(
       'UNSUPPORTED_STORE_URL',
