@@ -44,6 +44,11 @@ export function buildProgram(io: CliIO = { stdout: process.stdout, stderr: proce
 /** Runs the CLI; resolves to the process exit code. */
 export async function main(argv: string[], io: CliIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const program = buildProgram(io);
+  if (argv.length === 0) {
+    // no verb: the help, on stderr, and the usage-error exit code
+    io.stderr.write(program.helpInformation());
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

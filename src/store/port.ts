@@ -198,7 +198,7 @@ export function encodeEvent(e: ProposedEvent, index: number, streamId: string): 
     data = JSON.stringify(e.data);
     metadata = JSON.stringify(e.metadata);
   } catch (err) {
-    throw ledgerError('INVALID_INPUT', `event ${e.eventId} cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`, {
+    throw ledgerError('INVALID_INPUT', `event ${e.eventId} cannot be written as JSON: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, {
       path: ['events', index],
       eventId: e.eventId,
     });

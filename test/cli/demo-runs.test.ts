@@ -66,7 +66,7 @@ test('LINEAGE_LEDGER_STORE selects the store when --store is not given', async (
 });
 
 test('failures are one line on stderr with the error code, exit 1, and leave no partial output; bad usage exits 2', async () => {
-  const badUrl = await cli('runs', '--store', 'postgres://nowhere/db');
+  const badUrl = await cli('runs', '--store', 'mysql://nowhere/db');
   expect(badUrl.code).toBe(1);
   expect(badUrl.err.trim().split('\n')).toHaveLength(1);
   expect(badUrl.err).toContain('UNSUPPORTED_STORE_URL');

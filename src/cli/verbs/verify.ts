@@ -1,4 +1,7 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { ledgerError } from '../../errors';
 import { loadVerifier } from '../../export/keys';
@@ -66,6 +69,21 @@ export function printReport(io: CliIO, report: VerifyReport, json: boolean): voi
   }
 }
 
+/**
+ * Runs `work` on a copy of stdin in a private temporary folder, removed afterwards (the
+ * verifier reads the file twice: records, then the manifest line at its end).
+ */
+async function withStdinCopy<T>(work: (file: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lineage-ledger-verify-'));
+  try {
+    const file = path.join(dir, 'stdin.jsonl');
+    await pipeline(process.stdin, fs.createWriteStream(file, { mode: 0o600 }));
+    return await work(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function registerVerify(program: Command, io: CliIO): void {
   const cmd = program
     .command('verify')
@@ -73,7 +91,7 @@ export function registerVerify(program: Command, io: CliIO): void {
       'check an export from its files alone: canonical records, hash chain, record count, Merkle root, run and signature; ' +
         'exits 0 only when everything checks, and otherwise names the first bad record and what is wrong',
     )
-    .argument('<export>', 'export file (jsonl) or bundle directory (with --proof, a manifest file is enough)');
+    .argument('<export>', 'export file (jsonl), - for a jsonl export on stdin, or bundle directory (with --proof, a manifest file is enough)');
   addKeyOptions(cmd)
     .option('--proof <file>', 'check this inclusion proof (lineage-ledger prove) against the export\'s manifest instead of the records')
     .option('--json', 'print the report as JSON: {ok, checks, firstBadRecord?, ...}')
@@ -90,6 +108,8 @@ export function registerVerify(program: Command, io: CliIO): void {
           throw ledgerError('VERIFY_FAILED', `proof file ${opts.proof} is not JSON: ${(e as Error).message}`, { path: opts.proof });
         }
         report = verifyProof(exportPath, proof, options);
+      } else if (exportPath === '-') {
+        report = { ...(await withStdinCopy((file) => verifyExport(file, options))), path: '-' };
       } else {
         report = await verifyExport(exportPath, options);
       }
