@@ -14,6 +14,8 @@ import { registerExport } from './verbs/export';
 import { registerReplay } from './verbs/replay';
 import { registerRuns } from './verbs/runs';
 import { registerVerify } from './verbs/verify';
+import { registerServe } from './verbs/serve';
+import { registerIngest } from './verbs/ingest';
 
 export function registerCommands(program: Command, io: CliIO): void {
   registerDemo(program, io);
@@ -26,4 +28,6 @@ export function registerCommands(program: Command, io: CliIO): void {
   registerExplain(program, io);
   registerCheck(program, io);
   registerReplay(program, io);
+  registerServe(program, io);
+  registerIngest(program, io);
 }

@@ -144,6 +144,8 @@ function isNamed(x: Named | JsonSchema): x is Named {
 
 /** Collects named definitions; the same name for two different codecs is an error. */
 class Definitions {
+  /** Codecs without a JSON Schema rule become `{}` with their name as the description (request schemas), instead of an error. */
+  constructor(readonly lenient = false) {}
   private readonly defs = new Map<string, JsonSchema>();
   private readonly owners = new Map<string, unknown>();
 
@@ -205,7 +207,26 @@ function schemaOf(codec: t.Mixed, defs: Definitions, path: string): JsonSchema {
   if (Array.isArray(c.values) && c.values.length > 0 && c.values.every((v) => typeof v === 'string')) {
     return defs.define(codec.name, codec, () => ({ type: 'string', enum: [...(c.values as string[])] }));
   }
+  if (defs.lenient) return { description: `${codec.name} (checked by the server)` };
   throw new Error(`JSON Schema generation: no JSON Schema for codec ${codec.name} at ${path}; teach src/events/json-schema.ts about it`);
+}
+
+/**
+ * JSON Schemas of named codecs (request bodies: the recorder's command inputs), with their shared
+ * definitions; `$ref`s point into `refBase` (e.g. `#/components/schemas/`). Codecs the generator
+ * has no rule for (`unknown` payloads, refinements) are described, not constrained: the server
+ * checks them with the codecs themselves.
+ */
+export function codecJsonSchemas(named: Readonly<Record<string, t.Mixed>>, refBase: string): { roots: Record<string, JsonSchema>; defs: Record<string, JsonSchema> } {
+  const defs = new Definitions(true);
+  const roots: Record<string, JsonSchema> = {};
+  for (const [name, codec] of Object.entries(named)) roots[name] = schemaOf(codec, defs, name);
+  const rebase = (x: JsonSchema): JsonSchema => JSON.parse(JSON.stringify(x).split('"#/$defs/').join(`"${refBase}`)) as JsonSchema;
+  const outDefs: Record<string, JsonSchema> = {};
+  for (const [k, v] of Object.entries(defs.sorted())) outDefs[k] = rebase(v);
+  const outRoots: Record<string, JsonSchema> = {};
+  for (const [k, v] of Object.entries(roots)) outRoots[k] = rebase(v);
+  return { roots: outRoots, defs: outDefs };
 }
 
 function isRecord(u: unknown): u is Record<string, unknown> {

@@ -68,6 +68,12 @@ const INPUT_CODECS: { [K in CommandName]: t.Decoder<unknown, CommandInputs[K]> }
   complete: C.CompleteRunInput,
 };
 
+/** The names of the recorder's commands: the run handle's recording methods (also the collector's `op`). */
+export const COMMAND_NAMES = Object.keys(INPUT_CODECS) as CommandName[];
+
+/** The input codec of every command (the collector's request schemas are generated from them). */
+export const COMMAND_INPUT_CODECS: { readonly [K in CommandName]: t.Decoder<unknown, CommandInputs[K]> & t.Mixed } = INPUT_CODECS as never;
+
 /** Builds the envelopes for drafts that follow `state`'s last event. */
 export function envelopes(state: RunState, drafts: readonly EventDraft[], deps: Pick<RecorderDeps, 'now' | 'newId' | 'correlationId' | 'causationId'>): LedgerEvent[] {
   const recordedAt = deps.now();
@@ -380,7 +386,15 @@ export class RunHandle {
     });
   }
 
-  private async execute<K extends CommandName>(name: K, raw: unknown): Promise<CommandResults[K]> {
+  /**
+   * Decides one command now and queues its append: throws the command's rejection at once
+   * (nothing queued), or returns its result with the promise of its storage. Calls submitted
+   * one after another are decided in that order, each against the state including the ones
+   * before it, and their appends are written in that order (merged when they queue up). For a
+   * caller that sends many commands at once and must stop at the first rejected one (the HTTP
+   * collector, ingest): the result is final only once `stored` resolves.
+   */
+  submit<K extends CommandName>(name: K, raw: unknown): { readonly result: CommandResults[K]; readonly stored: Promise<void> } {
     if (this.readOnly !== null) {
       throw ledgerError('READ_ONLY', `run ${this.runId} is open as of ${this.readOnly.asOf}; a historical view cannot record`, { runId: this.runId });
     }
@@ -390,6 +404,9 @@ export class RunHandle {
         cause: this.staleCause.code,
       });
     }
+    if (!Object.prototype.hasOwnProperty.call(INPUT_CODECS, name)) {
+      throw ledgerError('INVALID_INPUT', `op: not a recorder command (one of ${COMMAND_NAMES.join(', ')})`, { path: 'op' });
+    }
     const input = decodeOrThrow(INPUT_CODECS[name], raw, `${name} input`);
     const decision = decide(this.state, name, input, this.ctx);
     if (decision._tag === 'Left') throw decision.left;
@@ -397,16 +414,23 @@ export class RunHandle {
     const expected = this.state.version < 0 ? ('no_stream' as const) : this.state.version;
     const envs = envelopes(this.state, events, this.deps);
     const { proposed, pending } = foldForAppend(this.state, this.tracker, envs);
-    await this.write(name, proposed, expected);
-    if (pending !== null && this.staleCause === null) {
-      // the append is stored whatever happens to the projection: a failure here only makes the handle stale
-      try {
-        this.deferred!.acknowledged(pending.delta, pending.ticket);
-        if (name === 'complete') this.deferred!.flush();
-      } catch (e) {
-        this.turnStale(e);
+    const stored = this.write(name, proposed, expected).then(() => {
+      if (pending !== null && this.staleCause === null) {
+        // the append is stored whatever happens to the projection: a failure here only makes the handle stale
+        try {
+          this.deferred!.acknowledged(pending.delta, pending.ticket);
+          if (name === 'complete') this.deferred!.flush();
+        } catch (e) {
+          this.turnStale(e);
+        }
       }
-    }
+    });
+    return { result, stored };
+  }
+
+  private async execute<K extends CommandName>(name: K, raw: unknown): Promise<CommandResults[K]> {
+    const { result, stored } = this.submit(name, raw);
+    await stored;
     return result;
   }
 }
