@@ -103,7 +103,7 @@ interface Answer {
 export async function buildCollector(options: CollectorOptions): Promise<FastifyInstance> {
   const { ledger } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false, return503OnClosing: true, forceCloseConnections: false });
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false, return503OnClosing: true, forceCloseConnections: 'idle' });
   app.setReplySerializer((payload) => JSON.stringify(payload, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 
   // Errors of the framework (body parsing, size) answer with our codes

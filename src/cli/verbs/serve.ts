@@ -63,7 +63,18 @@ export function registerServe(program: Command, io: CliIO): void {
             process.off('SIGINT', stop);
             io.stderr.write('stopping: finishing the requests in flight\n');
             // stop accepting, let the requests in flight finish; then the ledger closes (withLedger)
-            app.close().then(resolve, resolve);
+            // close waits for the requests in flight; a keep-alive connection is dropped as soon as its last response is out
+            const idle = setInterval(() => app.server.closeIdleConnections(), 20);
+            app.close().then(
+              () => {
+                clearInterval(idle);
+                resolve();
+              },
+              () => {
+                clearInterval(idle);
+                resolve();
+              },
+            );
           };
           process.on('SIGTERM', stop);
           process.on('SIGINT', stop);
