@@ -173,6 +173,7 @@ function summarise(rows: number, repeats: Outcome[][]): SizeReport {
     if (values.length > 0) ratios[name] = stat(values);
   };
   side('record on PostgreSQL / record on SQLite (rows/s)', 'record_postgres', 'record');
+  side('record through HTTP (16 clients) / in-process record (64 in flight) (rows/s)', 'record_http', 'record');
   const durability = (name: string, full: PhaseName, normal: PhaseName): void => {
     const values = repeats.flatMap((outcomes) => {
       const a = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === full)?.result;

@@ -21,6 +21,7 @@ import { SCHEMA_V1_SQL } from '../src/store/sqlite/schema';
 import { openPostgresStore } from '../src/store/postgres';
 import { Client } from 'pg';
 import { recordReferenceRun } from '../src/workloads/reference';
+import { httpLoad } from './http';
 
 /** The phases, in the order the harness runs them. */
 export const PHASES = [
@@ -34,6 +35,7 @@ export const PHASES = [
   'verify',
   'check',
   'explain',
+  'record_http',
   'record_postgres',
   'raw_batched_postgres',
 ] as const;
@@ -246,6 +248,21 @@ async function run(phase: PhaseName, rows: number, dir: string): Promise<Omit<Ph
       const r = await record(file, n, sequential ? 1 : 64, null, 'normal');
       removeDb(file);
       return { phase, rows: n, ms: r.ms, rate: (n / r.ms) * 1000, unit: 'rows/s', extra: { events: r.events, eventsPerSec: (r.events / r.ms) * 1000 } };
+    }
+    case 'record_http': {
+      // 16 clients, 25 rows per request wave, on a file of its own
+      const file = path.join(dir, 'http.db');
+      removeDb(file);
+      const r = await httpLoad(file, rows, 16, 25);
+      removeDb(file);
+      return {
+        phase,
+        rows,
+        ms: r.ms,
+        rate: (rows / r.ms) * 1000,
+        unit: 'rows/s',
+        extra: { requestsPerSec: (r.requests / r.ms) * 1000, commandsPerSec: (r.commands / r.ms) * 1000, p50ms: r.p50, p99ms: r.p99 },
+      };
     }
     case 'record_postgres': {
       return withPostgresSchema(async (url) => {
