@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { spawnSync } from 'node:child_process';
 import { buildCollector } from '../../src/collector/server';
 import { runStreamId } from '../../src/events/envelope';
 import { verifyExport } from '../../src/export/verify';
@@ -45,6 +46,19 @@ async function call(method: string, route: string, body?: unknown, headers: Reco
   return { status: res.status, json, text };
 }
 
+/** The validator is an ES module: it runs in a child Node process, the document on stdin. */
+function validateOpenApi(doc: unknown): { valid: boolean; version?: string; errors?: unknown } {
+  const script =
+    "import { Validator } from '@seriousme/openapi-schema-validator';" +
+    "let t = ''; process.stdin.on('data', (d) => (t += d)).on('end', async () => {" +
+    ' const v = new Validator(); const r = await v.validate(JSON.parse(t));' +
+    ' process.stdout.write(JSON.stringify({ valid: r.valid, version: v.version, ...(r.valid ? {} : { errors: r.errors }) })); });';
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { input: JSON.stringify(doc), encoding: 'utf8', cwd: path.join(__dirname, '../..') });
+  if (r.status !== 0) throw new Error(`validator failed: ${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { valid: boolean; version?: string; errors?: unknown };
+  return out.valid ? { valid: true, version: out.version! } : out;
+}
+
 const uuid = (n: number) => `0190a1b2-c3d4-7e5f-8a9b-${String(n).padStart(12, '0')}`;
 const revision = async (runId: string) => ledger.store.streamRevision(runStreamId(runId));
 
@@ -69,6 +83,10 @@ test('the OpenAPI document names every route and every recorder command', async 
   const refs = JSON.stringify(json).match(/"#\/components\/schemas\/[^"]+"/g) ?? [];
   for (const r of new Set(refs)) expect(json.components.schemas[r.slice('"#/components/schemas/'.length, -1)]).toBeDefined();
   expect(json.components.schemas.CreateRowInput.required).toEqual(['sourceNodeId', 'rowIndex', 'data']);
+  // and it is a valid OpenAPI 3.1 document, by a validator of the specification's own JSON Schema
+  expect(validateOpenApi(json)).toEqual({ valid: true, version: '3.1' });
+  // a document the validator must refuse (so the check can fail)
+  expect(validateOpenApi({ openapi: '3.1.0', info: { title: 't', version: '1' }, paths: { '/x': { get: { responses: 7 } } } })).toMatchObject({ valid: false });
 });
 
 test('a run recorded in batches: results in order, ids chosen by the caller; explain, check and a verifying export', async () => {
