@@ -39,6 +39,7 @@ import { openApiDocument } from './openapi';
 
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;
 const IDEMPOTENCY_KEYS = 10_000;
+const MAX_OPEN_RUNS = 64;
 
 export interface CollectorOptions {
   readonly ledger: Ledger;
@@ -146,11 +147,35 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
     });
     return next;
   };
+  // Open handles are kept for the runs being recorded, at most MAX_OPEN_RUNS (each holds its
+  // in-play entities and caches); the least recently used one is let go, its projection
+  // changes written first. A completed run's handle is let go at once.
+  const release = (runId: string): void => {
+    const h = handles.get(runId);
+    handles.delete(runId);
+    try {
+      h?.flushProjection();
+    } catch {
+      // the tables catch up from the events on the next read
+    }
+  };
+  const remember = (runId: string, h: RunHandle): void => {
+    handles.delete(runId);
+    handles.set(runId, h);
+    while (handles.size > MAX_OPEN_RUNS) {
+      const oldest = handles.keys().next().value!;
+      if (queues.has(oldest)) break; // busy: keep it
+      release(oldest);
+    }
+  };
   const handleOf = async (runId: string): Promise<RunHandle> => {
     const h = handles.get(runId);
-    if (h !== undefined && !h.isStale) return h;
+    if (h !== undefined && !h.isStale) {
+      remember(runId, h);
+      return h;
+    }
     const opened = await ledger.openRun(runId);
-    handles.set(runId, opened);
+    remember(runId, opened);
     return opened;
   };
 
@@ -192,7 +217,7 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
       idempotent(req, async () => {
         try {
           const run = await ledger.beginRun(req.body as never);
-          handles.set(run.runId, run);
+          remember(run.runId, run);
           return { status: 201, body: { runId: run.runId } };
         } catch (e) {
           const err = asLedgerError(e);
@@ -254,6 +279,7 @@ export async function buildCollector(options: CollectorOptions): Promise<Fastify
       handles.delete(runId);
       return { status: httpStatus(err.code), body: errorBody(err, failed) };
     }
+    if (commands.some((c) => (c as { op?: unknown } | null)?.op === 'complete') && rejected === null) release(runId);
     if (rejected !== null) {
       const status = httpStatus(rejected.error.code);
       return { status: status === 409 || status === 422 || status === 404 ? (status === 404 ? 422 : status) : status, body: errorBody(rejected.error, rejected.index) };
