@@ -14,6 +14,8 @@ test.each(verbs)('%s --help prints its usage and exits 0', async (verb) => {
   const r = await cli(verb, '--help');
   expect(r.code).toBe(0);
   expect(r.out).toContain(`Usage: lineage-ledger ${verb}`);
+  // and an example of its use
+  expect(r.out).toMatch(new RegExp(`Example:\\n  lineage-ledger ${verb} `));
 });
 
 test('--help, --version, an unknown verb and an unknown option', async () => {

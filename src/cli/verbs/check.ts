@@ -7,6 +7,7 @@ import { asOfOption, println } from '../options';
 export function registerCheck(program: Command, io: CliIO): void {
   program
     .command('check')
+    .addHelpText('after', '\nExample:\n  lineage-ledger check --run latest --json\n')
     .description(
       'audit a run: report every token without a terminal outcome, unresolved buffering, open state, operation or batch, ' +
         'sink outcome without a sink state, inconsistent fork/expand/join/batch group, artifact without its writing states, ' +

@@ -7,6 +7,7 @@ import { progressBar } from '../progress';
 export function registerDemo(program: Command, io: CliIO): void {
   program
     .command('demo')
+    .addHelpText('after', '\nExample:\n  lineage-ledger demo --rows 50 --store sqlite:./lineage.db\n')
     .description('record a realistic sample pipeline run (fork, calls, coalesce, aggregation batch, expansion, quarantined and failed rows)')
     .addOption(storeOption())
     .option('--rows <n>', 'source rows to process', parsePositiveInt('--rows'), 20)

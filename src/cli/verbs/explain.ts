@@ -43,6 +43,7 @@ export function parseRowRef(v: string): { rowIndex: number } | { rowId: string }
 export function registerExplain(program: Command, io: CliIO): void {
   program
     .command('explain')
+    .addHelpText('after', '\nExample:\n  lineage-ledger explain --run latest --row 0 --format text\n')
     .description(
       'explain a token (its whole ancestor DAG back to every contributing source row, with every node state, routing decision, call and outcome) ' +
         'or a row (every path of the row); --descendants shows what became of it instead',

@@ -26,6 +26,7 @@ interface ExportOpts {
 export function registerExport(program: Command, io: CliIO): void {
   program
     .command('export')
+    .addHelpText('after', '\nExample:\n  lineage-ledger export --run latest --out run.jsonl --sign-key demo-key.private.pem\n')
     .description(
       'write a run as a verifiable export: RFC 8785 canonical JSON Lines records in the documented order, ' +
         'each with a hash chain link, an RFC 6962 Merkle root and a manifest (signed with --sign-key or --hmac-key)',

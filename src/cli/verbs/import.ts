@@ -11,6 +11,7 @@ type ImportOpts = KeyOpts & { store: string; json?: boolean };
 export function registerImport(program: Command, io: CliIO): void {
   const cmd = program
     .command('import')
+    .addHelpText('after', '\nExample:\n  lineage-ledger import run.jsonl --public-key demo-key.public.pem --store sqlite:./copy.db\n')
     .description(
       'verify an export (as `verify` does) and rebuild its run in a store from the export alone; ' +
         'exporting the imported run gives the same records and Merkle root. A run that exists is refused; a failed import writes nothing',

@@ -6,6 +6,7 @@ import { println } from '../options';
 export function registerKeygen(program: Command, io: CliIO): void {
   program
     .command('keygen')
+    .addHelpText('after', '\nExample:\n  lineage-ledger keygen --out audit-key\n')
     .description('create a signing key for exports: <prefix>.key.pem (Ed25519 PKCS#8, mode 0600) and <prefix>.pub.pem (SPKI); prints the key id')
     .requiredOption('--out <prefix>', 'path prefix of the key files (never overwritten)')
     .option('--hmac', 'create an HMAC-SHA256 key instead: <prefix>.hmac.key (32 random bytes as hex, mode 0600)')

@@ -14,6 +14,7 @@ function parseIndex(v: string): number {
 export function registerProve(program: Command, io: CliIO): void {
   program
     .command('prove')
+    .addHelpText('after', '\nExample:\n  lineage-ledger prove run.jsonl --record 3 --out record-3.proof.json\n')
     .description(
       'print an RFC 6962 inclusion proof of one record of an export (the record, its leaf hash and audit path); ' +
         'check it with `lineage-ledger verify <export> --proof <file>`',

@@ -9,6 +9,7 @@ import { parseAsOf, println } from '../options';
 export function registerReplay(program: Command, io: CliIO): void {
   program
     .command('replay')
+    .addHelpText('after', '\nExample:\n  lineage-ledger replay --run latest --as-of 100\n')
     .description(
       'rebuild a run from its events as of a sequence number or time, and print what it looked like then: status, last event, ' +
         'counts of each entity, unfinished tokens, states, operations and batches',

@@ -5,6 +5,7 @@ import { println } from '../options';
 export function registerRuns(program: Command, io: CliIO): void {
   program
     .command('runs')
+    .addHelpText('after', '\nExample:\n  lineage-ledger runs --json\n')
     .description('list the runs in the store, oldest first')
     .addOption(storeOption())
     .option('--json', 'print one JSON array')

@@ -87,6 +87,7 @@ async function withStdinCopy<T>(work: (file: string) => Promise<T>): Promise<T> 
 export function registerVerify(program: Command, io: CliIO): void {
   const cmd = program
     .command('verify')
+    .addHelpText('after', '\nExample:\n  lineage-ledger verify run.jsonl --public-key demo-key.public.pem\n')
     .description(
       'check an export from its files alone: canonical records, hash chain, record count, Merkle root, run and signature; ' +
         'exits 0 only when everything checks, and otherwise names the first bad record and what is wrong',
