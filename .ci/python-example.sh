@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v python3 >/dev/null || { echo "== python3 not found: the Python example is skipped"; exit 0; }
 work=$(mktemp -d -t ll-py.XXXXXX)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 store="sqlite:$work/py.db"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
 node dist/src/cli/main.js serve --store "$store" --listen 127.0.0.1:0 --token-file "$work/token" 2> "$work/server.log" &
