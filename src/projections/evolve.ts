@@ -415,6 +415,8 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
       const d = event.data;
       createBatch(state, anomaly, d.batchId, d.aggregationNodeId, d.attempt, d.retriedFromBatchId, at, seq);
       for (const m of d.members) addBatchMember(state, anomaly, d.batchId, m.tokenId, m.ordinal);
+      if (state.retryOfBatch.has(d.retriedFromBatchId)) anomaly(`batch ${d.retriedFromBatchId} retried twice`);
+      else state.retryOfBatch.set(d.retriedFromBatchId, d.batchId);
       break;
     }
     case 'BatchOutputsProduced': {

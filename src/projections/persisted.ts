@@ -99,6 +99,7 @@ const COLLECTIONS = {
   secretResolutions: { id: 34, resident: true },
   preflightResults: { id: 35, resident: true },
   checkpoints: { id: 36, resident: false },
+  retryOfBatch: { id: 37, resident: false },
 } as const;
 
 type CollectionName = keyof typeof COLLECTIONS;

@@ -95,6 +95,8 @@ export interface RunState {
   batchOutputs: Map<string, BatchOutput[]>;
   /** member tokenId → batch ids it belongs to. */
   batchesByToken: Map<string, string[]>;
+  /** failed batchId → the batch that retries it (at most one: retryBatch returns it again). */
+  retryOfBatch: Map<string, string>;
 
   artifacts: Map<string, Artifact>;
   artifactsByState: Map<string, string[]>;
@@ -144,6 +146,7 @@ export function emptyRunState(runId: string): RunState {
     batchMembers: new Map(),
     batchOutputs: new Map(),
     batchesByToken: new Map(),
+    retryOfBatch: new Map(),
     artifacts: new Map(),
     artifactsByState: new Map(),
     validationErrors: new Map(),

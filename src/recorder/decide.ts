@@ -70,7 +70,7 @@ export interface CommandResults {
   updateNodeOutputContract: Record<string, never>;
   setExportStatus: { status: 'pending' | 'completed' | 'failed' };
   updateRunStatus: { status: 'running' };
-  complete: { status: 'completed' | 'failed' | 'interrupted' };
+  complete: { status: 'completed' | 'failed' | 'interrupted'; reproducibilityGrade: 'full_reproducible' | 'replay_reproducible' | 'attributable_only' };
 }
 
 export interface CommandInputs {
@@ -685,6 +685,14 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
   retryBatch(state, i, ctx) {
     requireRunning(state);
     const batch = requireBatch(state, i.batchId, 'batchId');
+    // a batch is retried once: asking again (crash recovery) gets that retry back, nothing is written
+    const earlier = state.retryOfBatch.get(i.batchId);
+    if (earlier !== undefined) {
+      if (i.newBatchId !== undefined && i.newBatchId !== earlier) {
+        transition(`batchId: batch ${i.batchId} was already retried as batch ${earlier}`, { path: 'newBatchId', retriedAs: earlier });
+      }
+      return { events: [], result: { batchId: earlier, attempt: state.batches.get(earlier)!.attempt, retriedFromBatchId: i.batchId } };
+    }
     if (batch.status !== 'failed') transition(`batchId: batch ${i.batchId} is ${batch.status}; only a failed batch can be retried`, { path: 'batchId' });
     const members = state.batchMembers.get(i.batchId)!;
     members.forEach((m, k) => requireLiveToken(state, m.tokenId, `members[${k}]`));
@@ -952,9 +960,24 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
         });
       }
     }
-    return one(ev('RunCompleted', { status: i.status, reproducibilityGrade: i.reproducibilityGrade ?? null }), { status: i.status });
+    const reproducibilityGrade = i.reproducibilityGrade ?? reproducibilityGradeOf(state);
+    return one(ev('RunCompleted', { status: i.status, reproducibilityGrade }), { status: i.status, reproducibilityGrade });
   },
 };
+
+/** Node determinism that makes a run replay-reproducible at best: its outputs depend on the world, so reproducing it needs the recorded payloads. */
+export const REPLAY_DETERMINISM: ReadonlySet<string> = new Set(['external_call', 'non_deterministic', 'io_read', 'io_write']);
+
+/**
+ * The reproducibility grade of a run as it completes (Landscape's rule): replay_reproducible when
+ * any node's determinism is in REPLAY_DETERMINISM or any external call was recorded, otherwise
+ * (deterministic and seeded nodes only) full_reproducible. A purge of payloads later lowers
+ * replay_reproducible to attributable_only.
+ */
+export function reproducibilityGradeOf(state: RunState): 'full_reproducible' | 'replay_reproducible' {
+  for (const n of state.nodes.values()) if (REPLAY_DETERMINISM.has(n.determinism)) return 'replay_reproducible';
+  return state.calls.size > 0 ? 'replay_reproducible' : 'full_reproducible';
+}
 
 function sample(ids: string[]): string {
   return ids.length <= 5 ? ids.join(', ') : `${ids.slice(0, 5).join(', ')}, ...`;

@@ -343,11 +343,17 @@ export class RunHandle {
   private readonly waiting: QueuedAppend[] = [];
   private writing = false;
 
+  /** Settles when the last append queued so far is stored (rejects when it failed). */
+  private lastWrite: Promise<void> = Promise.resolve();
+
   private write(name: string, proposed: ProposedEvent[], expected: ExpectedRevision): Promise<void> {
-    return new Promise((resolve, reject) => {
+    const p = new Promise<void>((resolve, reject) => {
       this.waiting.push({ name, proposed, expected, done: (e) => (e === null ? resolve() : reject(e)) });
       if (!this.writing) void this.pump();
     });
+    this.lastWrite = p;
+    p.catch(() => undefined); // observed by its caller; this copy only orders later no-op results
+    return p;
   }
 
   private async pump(): Promise<void> {
@@ -411,6 +417,11 @@ export class RunHandle {
     const decision = decide(this.state, name, input, this.ctx);
     if (decision._tag === 'Left') throw decision.left;
     const { events, result } = decision.right;
+    if (events.length === 0) {
+      // nothing to write (an idempotent repeat): final once what it repeats is stored
+      const after = this.lastWrite;
+      return { result, stored: after };
+    }
     const expected = this.state.version < 0 ? ('no_stream' as const) : this.state.version;
     const envs = envelopes(this.state, events, this.deps);
     const { proposed, pending } = foldForAppend(this.state, this.tracker, envs);
