@@ -153,37 +153,26 @@ function summarise(rows: number, repeats: Outcome[][]): SizeReport {
     };
   }
   const ratios: Record<string, Stat> = {};
-  const ratio = (name: string, ours: PhaseName, anchor: PhaseName): void => {
-    const values = repeats.flatMap((outcomes) => {
-      const a = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === ours)?.result;
-      const b = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === anchor)?.result;
-      return a !== undefined && b !== undefined && a.extra.eventsPerSec !== undefined ? [a.extra.eventsPerSec / b.rate] : [];
-    });
-    if (values.length > 0) ratios[name] = stat(values);
-  };
-  ratio('record (64 in flight) / raw batched', 'record', 'raw_batched');
-  ratio('record sequential / raw per event', 'record_sequential', 'raw_per_event');
-  ratio('record on PostgreSQL (64 in flight) / raw batched on PostgreSQL', 'record_postgres', 'raw_batched_postgres');
-  const side = (name: string, a: PhaseName, b: PhaseName): void => {
+  /** `of(a, b)` for the results of phases a and b in each repeat that has both; the median over repeats. */
+  const between = (name: string, a: PhaseName, b: PhaseName, of: (x: PhaseResult, y: PhaseResult) => number | undefined): void => {
     const values = repeats.flatMap((outcomes) => {
       const x = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === a)?.result;
       const y = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === b)?.result;
-      return x !== undefined && y !== undefined ? [x.rate / y.rate] : [];
+      const v = x !== undefined && y !== undefined ? of(x, y) : undefined;
+      return v === undefined ? [] : [v];
     });
     if (values.length > 0) ratios[name] = stat(values);
   };
-  side('record on PostgreSQL / record on SQLite (rows/s)', 'record_postgres', 'record');
-  side('record through HTTP (16 clients) / in-process record (64 in flight) (rows/s)', 'record_http', 'record');
-  const durability = (name: string, full: PhaseName, normal: PhaseName): void => {
-    const values = repeats.flatMap((outcomes) => {
-      const a = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === full)?.result;
-      const b = outcomes.find((o): o is { ok: true; result: PhaseResult } => o.ok && o.result.phase === normal)?.result;
-      return a !== undefined && b !== undefined ? [a.rate / b.rate] : [];
-    });
-    if (values.length > 0) ratios[name] = stat(values);
-  };
-  durability('full / normal, 64 in flight', 'record', 'record_normal');
-  durability('full / normal, sequential', 'record_sequential', 'record_sequential_normal');
+  // our events/s over the anchor's events/s
+  const events = (x: PhaseResult, y: PhaseResult): number | undefined => (x.extra.eventsPerSec === undefined ? undefined : x.extra.eventsPerSec / y.rate);
+  const rates = (x: PhaseResult, y: PhaseResult): number => x.rate / y.rate;
+  between('record (64 in flight) / raw batched', 'record', 'raw_batched', events);
+  between('record sequential / raw per event', 'record_sequential', 'raw_per_event', events);
+  between('record on PostgreSQL (64 in flight) / raw batched on PostgreSQL', 'record_postgres', 'raw_batched_postgres', events);
+  between('record on PostgreSQL / record on SQLite (rows/s)', 'record_postgres', 'record', rates);
+  between('record through HTTP (16 clients) / in-process record (64 in flight) (rows/s)', 'record_http', 'record', rates);
+  between('full / normal, 64 in flight', 'record', 'record_normal', rates);
+  between('full / normal, sequential', 'record_sequential', 'record_sequential_normal', rates);
   return { rows, repeats: repeats.length, phases, failures, ratios };
 }
 

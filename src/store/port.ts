@@ -209,6 +209,30 @@ export function encodeEvent(e: ProposedEvent, index: number, streamId: string): 
   return { eventId: e.eventId, type: e.type, data, metadata };
 }
 
+/**
+ * The pages of a read that goes on from a cursor: `read(cursor, limit)` returns at most `limit`
+ * items from the cursor on, `next(last)` is the cursor after a page's last item. Stops at an empty
+ * or short page, or when `maxCount` items are read (adapters' readStream / readAll).
+ */
+export async function* pagesFrom<T, C>(
+  cursor: C,
+  options: { readonly maxCount?: number | undefined; readonly pageSize?: number | undefined },
+  read: (cursor: C, limit: number) => T[] | Promise<T[]>,
+  next: (last: T) => C,
+): AsyncIterable<readonly T[]> {
+  const pageSize = pageSizeOf(options.pageSize);
+  let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
+  while (remaining > 0) {
+    const limit = Math.min(pageSize, remaining);
+    const page = await read(cursor, limit);
+    if (page.length === 0) return;
+    remaining -= page.length;
+    cursor = next(page[page.length - 1]!);
+    yield page;
+    if (page.length < limit) return;
+  }
+}
+
 /** Reads every page of an async page iterable into one array (tests, small streams). */
 export async function collectPages<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
   const out: T[] = [];

@@ -40,7 +40,7 @@ import {
   ExpectedRevision,
   expectedRevisionMatches,
   notifyListeners,
-  pageSizeOf,
+  pagesFrom,
   ProjectionStore,
   ProposedEvent,
   ReadAllOptions,
@@ -432,42 +432,28 @@ export class PostgresEventStore implements EventStore {
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
-    const pageSize = pageSizeOf(options.pageSize);
-    let from = Math.max(0, options.fromRevision ?? 0);
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    while (remaining > 0) {
-      const limit = Math.min(pageSize, remaining);
-      const page = await this.readPage(
-        'SELECT position, stream_id, revision, event_id, type, data, metadata FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3',
-        [streamId, from, limit],
-        'reading a stream',
-      );
-      if (page.length === 0) return;
-      remaining -= page.length;
-      from = page[page.length - 1]!.revision + 1;
-      yield page;
-      if (page.length < limit) return;
-    }
+    yield* pagesFrom(
+      Math.max(0, options.fromRevision ?? 0),
+      options,
+      (from, limit) =>
+        this.readPage(
+          'SELECT position, stream_id, revision, event_id, type, data, metadata FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3',
+          [streamId, from, limit],
+          'reading a stream',
+        ),
+      (last) => last.revision + 1,
+    );
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
-    const pageSize = pageSizeOf(options.pageSize);
-    let after: bigint = options.after ?? 0n;
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    while (remaining > 0) {
-      const limit = Math.min(pageSize, remaining);
-      const page = await this.readPage(
-        'SELECT position, stream_id, revision, event_id, type, data, metadata FROM events WHERE position > $1 ORDER BY position LIMIT $2',
-        [after.toString(), limit],
-        'reading all events',
-      );
-      if (page.length === 0) return;
-      remaining -= page.length;
-      after = page[page.length - 1]!.position;
-      yield page;
-      if (page.length < limit) return;
-    }
+    yield* pagesFrom(
+      options.after ?? 0n,
+      options,
+      (after, limit) =>
+        this.readPage('SELECT position, stream_id, revision, event_id, type, data, metadata FROM events WHERE position > $1 ORDER BY position LIMIT $2', [after.toString(), limit], 'reading all events'),
+      (last) => last.position,
+    );
   }
 
   private async readPage(text: string, values: unknown[], doing: string): Promise<StoredEvent[]> {

@@ -58,7 +58,7 @@ import {
   encodeEvent,
   EventStore,
   ExpectedRevision,
-  pageSizeOf,
+  pagesFrom,
   ProjectionStore,
   ProposedEvent,
   ReadAllOptions,
@@ -546,34 +546,17 @@ export class SqliteEventStore implements EventStore {
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
-    const pageSize = pageSizeOf(options.pageSize);
-    let from = Math.max(0, options.fromRevision ?? 0);
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    while (remaining > 0) {
-      const limit = Math.min(pageSize, remaining);
-      const page = this.readPage(this.s.readStream, [streamId, from, limit], 'reading a stream');
-      if (page.length === 0) return;
-      remaining -= page.length;
-      from = page[page.length - 1]!.revision + 1;
-      yield page;
-      if (page.length < limit) return;
-    }
+    yield* pagesFrom(
+      Math.max(0, options.fromRevision ?? 0),
+      options,
+      (from, limit) => this.readPage(this.s.readStream, [streamId, from, limit], 'reading a stream'),
+      (last) => last.revision + 1,
+    );
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
-    const pageSize = pageSizeOf(options.pageSize);
-    let after: bigint = options.after ?? 0n;
-    let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
-    while (remaining > 0) {
-      const limit = Math.min(pageSize, remaining);
-      const page = this.readPage(this.s.readAll, [after, limit], 'reading all events');
-      if (page.length === 0) return;
-      remaining -= page.length;
-      after = page[page.length - 1]!.position;
-      yield page;
-      if (page.length < limit) return;
-    }
+    yield* pagesFrom(options.after ?? 0n, options, (after, limit) => this.readPage(this.s.readAll, [after, limit], 'reading all events'), (last) => last.position);
   }
 
   private readPage(statement: Statement, params: unknown[], doing: string): StoredEvent[] {
