@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { PayloadStore, isPayloadHash } from '../../src/payloads/store';
+import { isLedgerError } from '../../src/errors';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('payload store (content-addressed folder)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payloads-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a body under <2 hex>/<sha256>, reads it back verified, and leaves no temporary file', () => {
+    const store = PayloadStore.open(path.join(dir, 'p'));
+    const body = Buffer.from('{"id":1,"name":"a"}');
+    const hash = store.put(body);
+    expect(hash).toBe(sha(body));
+    expect(fs.readFileSync(path.join(dir, 'p', hash.slice(0, 2), hash))).toEqual(body);
+    const read = store.get(hash);
+    expect(read.status).toBe('available');
+    expect(read.status === 'available' && read.bytes.equals(body)).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'p', hash.slice(0, 2)))).toEqual([hash]);
+    expect(store.put(body)).toBe(hash);
+  });
+
+  it('reports bytes changed on disk as integrity_error and never returns them; put repairs the body', () => {
+    const store = PayloadStore.open(dir);
+    const body = Buffer.from('original');
+    const hash = store.put(body);
+    fs.writeFileSync(store.pathOf(hash), 'tampered');
+    expect(store.get(hash)).toEqual({ status: 'integrity_error' });
+    store.put(body);
+    expect(store.get(hash).status).toBe('available');
+  });
+
+  it('says missing for an absent body and after delete', () => {
+    const store = PayloadStore.open(dir);
+    const hash = store.put(Buffer.from('x'));
+    expect(store.delete(hash)).toBe(true);
+    expect(store.delete(hash)).toBe(false);
+    expect(store.get(hash)).toEqual({ status: 'missing' });
+    expect(store.has(hash)).toBe(false);
+  });
+
+  it.each(['../../etc/passwd', '..', 'A'.repeat(64), 'ab/cd', '0'.repeat(63), `${'0'.repeat(64)}/..`, ''])(
+    'refuses the reference %p before building a path (INVALID_INPUT)',
+    (ref) => {
+      const store = PayloadStore.open(dir);
+      expect(isPayloadHash(ref)).toBe(false);
+      let err: unknown;
+      try {
+        store.get(ref);
+      } catch (e) {
+        err = e;
+      }
+      expect(isLedgerError(err, 'INVALID_INPUT')).toBe(true);
+      expect(String((err as Error).message)).not.toContain(ref || '\u0000');
+    },
+  );
+
+  it('putVerified refuses bytes that do not match the hash and writes nothing', () => {
+    const store = PayloadStore.open(dir);
+    const hash = sha(Buffer.from('right'));
+    expect(() => store.putVerified(hash, Buffer.from('wrong'))).toThrow(expect.objectContaining({ code: 'STORE_CORRUPT' }));
+    expect(store.has(hash)).toBe(false);
+    store.putVerified(hash, Buffer.from('right'));
+    expect(store.get(hash).status).toBe('available');
+  });
+
+  it('with create: false a missing folder is NOT_FOUND and nothing is created', () => {
+    const where = path.join(dir, 'absent');
+    expect(() => PayloadStore.open(where, { create: false })).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(fs.existsSync(where)).toBe(false);
+  });
+});
