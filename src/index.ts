@@ -7,6 +7,8 @@ export { RunHandle } from './recorder/run-handle';
 export type { CommandResults, CommandInputs, CommandName, TokenRef } from './recorder/decide';
 export { LedgerError, isLedgerError, ERROR_CODES } from './errors';
 export type { LedgerErrorCode } from './errors';
+export { PayloadStore, isPayloadHash, defaultPayloadDir } from './payloads/store';
+export type { PayloadAvailability, PayloadRead } from './payloads/store';
 export { EVENT_CATALOGUE, EVENT_TYPES } from './events/catalogue';
 export type { EventType, EventDataOf } from './events/catalogue';
 export type { LedgerEvent, EventEnvelope } from './events/envelope';

@@ -14,7 +14,8 @@ import { decideBeginRun } from './recorder/decide';
 import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
 import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead } from './projections/persisted';
 import type { EventStore } from './store/port';
-import { openStore } from './store/url';
+import { openStore, parseStoreUrl } from './store/url';
+import { defaultPayloadDir, PayloadStore } from './payloads/store';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
 import { checkRun, CheckResult } from './lineage/check';
 import {
@@ -40,6 +41,11 @@ export interface OpenLedgerOptions {
   readonly newId?: () => string;
   /** With a `sqlite:` URL: create the file when it does not exist (default true). False: NOT_FOUND instead, and no file is created. */
   readonly create?: boolean;
+  /**
+   * The payload store's folder, or null for none. Default: for a `sqlite:<path>` URL the folder
+   * `<path>.payloads` (made by the first write), for any other store none.
+   */
+  readonly payloads?: string | null;
 }
 
 /** A point in a run's history: a seq number (inclusive) or an ISO-8601 time (events recorded at or before it). */
@@ -94,6 +100,8 @@ export class Ledger {
     readonly store: EventStore,
     private readonly now: () => string = systemNow,
     private readonly newId: () => string = () => uuidv7(),
+    /** The payload store (bodies by SHA-256), or null when none is configured. */
+    readonly payloads: PayloadStore | null = null,
   ) {}
 
   private deps(correlationId: string | null, causationId: string | null): RecorderDeps {
@@ -462,5 +470,19 @@ export async function openLedger(options: OpenLedgerOptions): Promise<Ledger> {
   if (options === null || typeof options !== 'object') throw ledgerError('INVALID_INPUT', 'openLedger needs an options object with a store', {});
   const store = typeof options.store === 'string' ? await openStore(options.store, { create: options.create ?? true }) : options.store;
   if (store === undefined || store === null) throw ledgerError('INVALID_INPUT', 'store: give a store URL or an EventStore', { path: 'store' });
-  return new Ledger(store, options.now, options.newId);
+  return new Ledger(store, options.now, options.newId, payloadStoreFor(options, options.create ?? true));
+}
+
+/** The payload store an `openLedger` call configures (see OpenLedgerOptions.payloads). */
+function payloadStoreFor(options: OpenLedgerOptions, create: boolean): PayloadStore | null {
+  if (options.payloads === null) return null;
+  if (options.payloads !== undefined) {
+    if (typeof options.payloads !== 'string' || options.payloads === '') {
+      throw ledgerError('INVALID_INPUT', 'payloads: give a folder path, or null for no payload store', { path: 'payloads' });
+    }
+    return PayloadStore.open(options.payloads, { create });
+  }
+  if (typeof options.store !== 'string') return null;
+  const parsed = parseStoreUrl(options.store);
+  return parsed.kind === 'sqlite' ? PayloadStore.at(defaultPayloadDir(parsed.path)) : null;
 }

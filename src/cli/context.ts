@@ -17,12 +17,30 @@ export function storeOption(): Option {
   return new Option('--store <url>', 'event store: memory:, sqlite:<path>, postgres://user:pass@host:5432/db or kurrentdb://host:2113?tls=false').env(STORE_ENV_VAR).default(DEFAULT_STORE_URL);
 }
 
+/** `--payloads <dir|none>`: the payload store's folder (default: `<file>.payloads` beside a SQLite store), or none. */
+export function payloadsOption(): Option {
+  return new Option('--payloads <dir|none>', 'payload store folder, or "none" (default: <file>.payloads beside a sqlite: store; none for other stores)');
+}
+
+/** The `payloads` open option of a `--payloads` value (undefined: the store's default). */
+export function payloadsFromOption(value: string | undefined): string | null | undefined {
+  return value === undefined ? undefined : value === 'none' ? null : value;
+}
+
 /**
  * Opens the ledger named by --store, runs `fn`, and always closes it. Commands that only
  * read pass `{ create: false }`: a missing SQLite file is NOT_FOUND and no file is created.
  */
-export async function withLedger<T>(storeUrl: string, fn: (ledger: Ledger) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
-  const ledger = await openLedger({ store: storeUrl, create: options.create ?? true });
+export async function withLedger<T>(
+  storeUrl: string,
+  fn: (ledger: Ledger) => Promise<T>,
+  options: { create?: boolean; payloads?: string | null } = {},
+): Promise<T> {
+  const ledger = await openLedger({
+    store: storeUrl,
+    create: options.create ?? true,
+    ...(options.payloads === undefined ? {} : { payloads: options.payloads }),
+  });
   try {
     return await fn(ledger);
   } finally {

@@ -89,6 +89,11 @@ export class PayloadStore {
     return new PayloadStore(abs);
   }
 
+  /** A payload store in `dir` without touching the disk: the folder is made by the first write. */
+  static at(dir: string): PayloadStore {
+    return new PayloadStore(path.resolve(dir));
+  }
+
   /** The file of a body (the hash is validated first: no path can leave the store). */
   pathOf(hash: string): string {
     requireHash(hash, 'payloadRef');

@@ -77,3 +77,32 @@ describe('payload store (content-addressed folder)', () => {
     expect(fs.existsSync(where)).toBe(false);
   });
 });
+
+describe('the ledger configures a payload store', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { openLedger } = require('../../src/ledger') as typeof import('../../src/ledger');
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payloads-ledger-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('beside a sqlite: file by default (no folder made until a write), none for memory: or payloads: null, a given folder otherwise', async () => {
+    const file = path.join(dir, 'l.db');
+    const a = await openLedger({ store: `sqlite:${file}` });
+    expect(a.payloads?.dir).toBe(`${file}.payloads`);
+    expect(fs.existsSync(`${file}.payloads`)).toBe(false);
+    await a.close();
+    const b = await openLedger({ store: `sqlite:${file}`, payloads: null });
+    expect(b.payloads).toBeNull();
+    await b.close();
+    const c = await openLedger({ store: 'memory:' });
+    expect(c.payloads).toBeNull();
+    await c.close();
+    const d = await openLedger({ store: 'memory:', payloads: path.join(dir, 'elsewhere') });
+    expect(d.payloads?.dir).toBe(path.join(dir, 'elsewhere'));
+    await d.close();
+    await expect(openLedger({ store: `sqlite:${file}`, create: false, payloads: path.join(dir, 'absent') })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(fs.existsSync(path.join(dir, 'absent'))).toBe(false);
+  });
+});
