@@ -68,7 +68,15 @@ export class LedgerError extends Error {
   }
 }
 
-/** True when `e` is a LedgerError (from any copy of this package), optionally with the given code. */
+/** A LedgerError whose `code` is known to be `C` (what `isLedgerError(e, code)` narrows to). */
+export type LedgerErrorOf<C extends LedgerErrorCode> = LedgerError & { readonly code: C };
+
+/**
+ * True when `e` is a LedgerError (from any copy of this package), optionally with the given code;
+ * with a code, `e.code` is narrowed to it.
+ */
+export function isLedgerError<C extends LedgerErrorCode>(e: unknown, code: C): e is LedgerErrorOf<C>;
+export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerError;
 export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerError {
   if (typeof e !== 'object' || e === null) return false;
   const branded = (e as Record<symbol, unknown>)[BRAND] === true;

@@ -6,7 +6,7 @@ export type { OpenLedgerOptions, AsOf, ReadOptions, RunSummary, ExportRunOptions
 export { RunHandle } from './recorder/run-handle';
 export type { CommandResults, CommandInputs, CommandName, TokenRef } from './recorder/decide';
 export { LedgerError, isLedgerError, ERROR_CODES } from './errors';
-export type { LedgerErrorCode } from './errors';
+export type { LedgerErrorCode, LedgerErrorOf } from './errors';
 export { PayloadStore, isPayloadHash, defaultPayloadDir } from './payloads/store';
 export type { PayloadAvailability, PayloadRead } from './payloads/store';
 export { EVENT_CATALOGUE, EVENT_TYPES } from './events/catalogue';
@@ -21,7 +21,8 @@ export type { RunState } from './projections/state';
 export { emptyRunState } from './projections/state';
 export { evolve, foldEvents } from './projections/evolve';
 export { runRecords, recordFieldNames } from './export/records';
-export type { ExportRecord } from './export/records';
+export type { ExportRecord, RecordOf } from './export/records';
+export { isRecordOf, recordsOf } from './export/records';
 export type { EventStore, ProposedEvent, StoredEvent, ExpectedRevision, AppendResult, StreamInfo } from './store/port';
 export { MemoryEventStore } from './store/memory';
 export { openStore, parseStoreUrl, DEFAULT_STORE_URL, STORE_ENV_VAR } from './store/url';

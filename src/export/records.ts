@@ -44,7 +44,34 @@ import { entriesByKey, setReadAhead } from '../projections/persisted';
 /** Entries read ahead per miss when exporting from persisted tables. */
 const EXPORT_READ_AHEAD = 512;
 
-export type ExportRecord = { readonly record_type: RecordType; readonly run_id: string } & { readonly [field: string]: Json };
+/** `fooBarBaz` → `foo_bar_baz` at the type level (what `snakeCase` does to a field name). */
+type Snake<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${Snake<T>}` : S;
+
+/** The record of one record type: its entity's fields in snake_case, absent optional fields written as null. */
+export type RecordOf<R extends RecordType> = { readonly record_type: R; readonly run_id: string } & {
+  readonly [K in keyof EntityOf<R> as K extends string ? Snake<K> : never]-?: undefined extends EntityOf<R>[K] ? Exclude<EntityOf<R>[K], undefined> | null : EntityOf<R>[K];
+};
+
+/**
+ * An export record: a union discriminated by `record_type`, so after `r.record_type === 'token'`
+ * the compiler knows `r.expand_group_id` (`string | null`) and refuses a misspelt field.
+ */
+export type ExportRecord = { [R in RecordType]: RecordOf<R> }[RecordType];
+
+/** Narrows a record to its type: `isRecordOf(r, 'token')` gives `RecordOf<'token'>`. */
+export function isRecordOf<R extends RecordType>(record: ExportRecord, rt: R): record is Extract<ExportRecord, { record_type: R }> {
+  return record.record_type === rt;
+}
+
+/** The records of one type, typed. */
+export function recordsOf<R extends RecordType>(records: Iterable<ExportRecord>, rt: R): Array<RecordOf<R>> {
+  const out: unknown[] = [];
+  for (const r of records) if (r.record_type === rt) out.push(r);
+  return out as Array<RecordOf<R>>;
+}
+
+/** Any record read as a plain JSON object (field by name, for generic code such as encoders and views). */
+export type RecordFields = { readonly record_type: RecordType; readonly run_id: string } & { readonly [field: string]: Json };
 
 export function snakeCase(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -62,14 +89,14 @@ export function recordFieldNames(rt: RecordType): string[] {
   return names;
 }
 
-export function toRecord<R extends RecordType>(rt: R, runId: string, entity: EntityOf<R>): ExportRecord {
+export function toRecord<R extends RecordType>(rt: R, runId: string, entity: EntityOf<R>): RecordOf<R> {
   const out: Record<string, unknown> = { record_type: rt, run_id: runId };
   const src = entity as unknown as Record<string, unknown>;
   for (const [key, field] of RECORD_FIELDS[rt]) {
     const v = src[key];
     out[field] = v === undefined ? null : v;
   }
-  return out as ExportRecord;
+  return out as RecordOf<R>;
 }
 
 function byOrdinal<T extends { ordinal: number }>(a: T, b: T): number {

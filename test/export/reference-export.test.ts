@@ -1,5 +1,5 @@
 import { openLedger, RECORD_TYPES } from '../../src';
-import type { ExportRecord } from '../../src';
+import type { ExportRecord, RecordOf } from '../../src';
 import { recordReferenceRun } from '../../src/workloads/reference';
 
 async function exportAll(ledger: Awaited<ReturnType<typeof openLedger>>, runId: string): Promise<ExportRecord[]> {
@@ -52,13 +52,13 @@ describe('the reference workload (DESIGN §5) for 100 rows', () => {
 
   test('lineage from every sink token back to its source row is rebuilt from the export records alone', () => {
     const tokens = new Map(records.filter((r) => r.record_type === 'token').map((r) => [r.token_id as string, r]));
-    const parents = new Map<string, ExportRecord[]>();
+    const parents = new Map<string, Array<RecordOf<'token_parent'>>>();
     for (const p of records.filter((r) => r.record_type === 'token_parent')) {
       const list = parents.get(p.token_id as string) ?? [];
       list.push(p);
       parents.set(p.token_id as string, list);
     }
-    const statesByToken = new Map<string, ExportRecord[]>();
+    const statesByToken = new Map<string, Array<RecordOf<'node_state'>>>();
     for (const s of records.filter((r) => r.record_type === 'node_state')) {
       const list = statesByToken.get(s.token_id as string) ?? [];
       list.push(s);

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { openLedger } from '../../src';
-import type { ExportRecord } from '../../src';
+import { openLedger, recordsOf } from '../../src';
+import type { ExportRecord, RecordOf, RecordType } from '../../src';
 
 const ROOT = path.resolve(__dirname, '../..');
 const built = fs.existsSync(path.join(ROOT, 'dist/src/index.js'));
@@ -20,8 +20,10 @@ async function exported(ledger: Awaited<ReturnType<typeof openLedger>>, runId: s
   return records;
 }
 
-const of = (records: ExportRecord[], type: string, field: string, id: string) =>
-  records.filter((r) => r.record_type === type && r[field] === id);
+/** The records of one type whose `field` is `id`. */
+function of<R extends RecordType>(records: ExportRecord[], type: R, field: keyof RecordOf<R> & string, id: string): Array<RecordOf<R>> {
+  return recordsOf(records, type).filter((r) => (r as unknown as Record<string, unknown>)[field] === id);
+}
 
 /** The first js code block after the README's "## Usage" heading. */
 function readmeSnippet(): string {
@@ -52,8 +54,8 @@ function readmeSnippet(): string {
     expect(run!.status).toBe('completed');
     const records = await exported(ledger, run!.runId);
     await ledger.close();
-    expect(out.slice(0, -1).map((l) => l.trimEnd())).toEqual(records.map((r) => `${r.record_type} ${(r.expand_group_id as string | null | undefined) ?? ''}`.trimEnd()));
-    const tokens = records.filter((r) => r.record_type === 'token');
+    expect(out.slice(0, -1).map((l) => l.trimEnd())).toEqual(records.map((r) => `${r.record_type} ${'expand_group_id' in r ? (r.expand_group_id ?? '') : ''}`.trimEnd()));
+    const tokens = recordsOf(records, 'token');
     expect(tokens.filter((r) => r.fork_group_id === forkGroupId)).toHaveLength(2);
     expect(tokens.filter((r) => r.join_group_id !== null)).toHaveLength(1);
     const expanded = tokens.filter((r) => r.expand_group_id === expandGroupId);
