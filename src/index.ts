@@ -14,7 +14,7 @@ export type { EventType, EventDataOf } from './events/catalogue';
 export type { LedgerEvent, EventEnvelope } from './events/envelope';
 export { runStreamId, decodeStoredEvent } from './events/envelope';
 export { OUTCOME_TABLE, OUTCOMES } from './events/outcomes';
-export type { Outcome } from './events/outcomes';
+export type { Outcome, RecordableOutcome, TokenOutcomeInput } from './events/outcomes';
 export { ENTITY_CODECS, RECORD_TYPES } from './projections/entities';
 export type { RecordType } from './projections/entities';
 export type { RunState } from './projections/state';

@@ -101,6 +101,28 @@ export function isTerminalOutcome(o: Outcome): boolean {
 
 export type OutcomeFields = { readonly [K in OutcomeField]: unknown };
 
+/** Outcomes a caller records with `recordTokenOutcome` (the others are recorded by fork, expand and coalesce). */
+export type RecordableOutcome = { [O in Outcome]: (typeof OUTCOME_TABLE)[O]['recordedBy'] extends 'recordTokenOutcome' ? O : never }[Outcome];
+
+/** The outcome fields a `recordTokenOutcome` input carries (the group ids are set by the events that create groups). */
+type InputField = 'sinkName' | 'errorHash' | 'batchId';
+
+/**
+ * The input of `recordTokenOutcome`, typed per outcome from the table: the required fields of
+ * that outcome are required, its optional ones optional, every other outcome field absent (so a
+ * `completed` outcome without `sinkName` does not compile). The decider checks the same rule at
+ * run time, for callers that are not type-checked.
+ */
+export type TokenOutcomeInput = {
+  [O in RecordableOutcome]: { readonly tokenId: string; readonly outcome: O; readonly context?: unknown } & {
+    readonly [F in (typeof OUTCOME_TABLE)[O]['required'][number] & InputField]: string;
+  } & {
+    readonly [F in (typeof OUTCOME_TABLE)[O]['optional'][number] & InputField]?: string | undefined;
+  } & {
+    readonly [F in Exclude<InputField, (typeof OUTCOME_TABLE)[O]['required'][number] | (typeof OUTCOME_TABLE)[O]['optional'][number]>]?: never;
+  };
+}[RecordableOutcome];
+
 /**
  * Checks an outcome's fields against the table. Returns null when they fit, or
  * the offending field and what is wrong with it.

@@ -15,6 +15,7 @@
 import type * as t from 'io-ts';
 import { decodeOrThrow } from '../events/codecs';
 import { EVENT_CATALOGUE } from '../events/catalogue';
+import type { TokenOutcomeInput } from '../events/outcomes';
 import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
 import { isLedgerError, LedgerError, ledgerError } from '../errors';
 import { evolve } from '../projections/evolve';
@@ -293,7 +294,7 @@ export class RunHandle {
   registerArtifact(input: C.RegisterArtifactInput): Promise<CommandResults['registerArtifact']> {
     return this.execute('registerArtifact', input);
   }
-  recordTokenOutcome(input: C.RecordTokenOutcomeInput): Promise<CommandResults['recordTokenOutcome']> {
+  recordTokenOutcome(input: TokenOutcomeInput): Promise<CommandResults['recordTokenOutcome']> {
     return this.execute('recordTokenOutcome', input);
   }
   recordValidationError(input: C.RecordValidationErrorInput): Promise<CommandResults['recordValidationError']> {

@@ -218,7 +218,8 @@ async function interpret(run: RunHandle, g: Graph, s: Step, counters: { rowIndex
       const c = pick(candidates, s.a);
       if (c === undefined) return;
       const outcome = (['consumed_in_batch', 'failed', 'quarantined'] as const)[s.b % 3]!;
-      await run.recordTokenOutcome({ tokenId: c[0], outcome, batchId: c[1], ...(outcome !== 'consumed_in_batch' ? { errorHash: hash(`e${s.c}`) } : {}) });
+      if (outcome === 'consumed_in_batch') await run.recordTokenOutcome({ tokenId: c[0], outcome, batchId: c[1] });
+      else await run.recordTokenOutcome({ tokenId: c[0], outcome, batchId: c[1], errorHash: hash(`e${s.c}`) });
       return;
     }
     case 'outcome': {

@@ -140,18 +140,24 @@ describe('recorder invariants (rejected with a code, nothing appended)', () => {
   });
 
   test('required fields per outcome (from the one outcome table)', async () => {
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'completed' }), 'OUTCOME_FIELD_MISSING', 'sinkName');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'routed' }), 'OUTCOME_FIELD_MISSING', 'sinkName');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'failed' }), 'OUTCOME_FIELD_MISSING', 'errorHash');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'quarantined' }), 'OUTCOME_FIELD_MISSING', 'errorHash');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'diverted', sinkName: 'failsink' }), 'OUTCOME_FIELD_MISSING', 'errorHash');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'consumed_in_batch' }), 'OUTCOME_FIELD_MISSING', 'batchId');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'buffered' }), 'OUTCOME_FIELD_MISSING', 'batchId');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'completed', sinkName: 's', batchId: UNKNOWN }), 'INVALID_INPUT', 'batchId');
+    // the compiler refuses these inputs (TokenOutcomeInput is typed per outcome); callers that are
+    // not type-checked (JavaScript, the collector) get the same rule from the decider
+    const untypedOutcome = (input: Record<string, unknown>) => f.run.recordTokenOutcome(input as never);
+    // @ts-expect-error a completed outcome without sinkName does not compile
+    const typed = () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'completed' });
+    await rejected(f, typed, 'OUTCOME_FIELD_MISSING', 'sinkName');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'completed' }), 'OUTCOME_FIELD_MISSING', 'sinkName');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'routed' }), 'OUTCOME_FIELD_MISSING', 'sinkName');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'failed' }), 'OUTCOME_FIELD_MISSING', 'errorHash');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'quarantined' }), 'OUTCOME_FIELD_MISSING', 'errorHash');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'diverted', sinkName: 'failsink' }), 'OUTCOME_FIELD_MISSING', 'errorHash');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'consumed_in_batch' }), 'OUTCOME_FIELD_MISSING', 'batchId');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'buffered' }), 'OUTCOME_FIELD_MISSING', 'batchId');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'completed', sinkName: 's', batchId: UNKNOWN }), 'INVALID_INPUT', 'batchId');
     // outcomes that only their atomic events may record
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'forked' }), 'INVALID_INPUT', 'forkToken');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'expanded' }), 'INVALID_INPUT', 'expandToken');
-    await rejected(f, () => f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'coalesced' }), 'INVALID_INPUT', 'coalesceTokens');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'forked' }), 'INVALID_INPUT', 'forkToken');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'expanded' }), 'INVALID_INPUT', 'expandToken');
+    await rejected(f, () => untypedOutcome({ tokenId: f.tokenId, outcome: 'coalesced' }), 'INVALID_INPUT', 'coalesceTokens');
     // diverted with both fields is fine
     await f.run.recordTokenOutcome({ tokenId: f.tokenId, outcome: 'diverted', sinkName: 'failsink', errorHash: 'b'.repeat(64) });
   });
