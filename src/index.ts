@@ -111,8 +111,11 @@ export {
   BUNDLE_MANIFEST_FILE,
 } from './export/bundle';
 export type { ExportManifest, ExportFormat, ExportResult, ExportBundleOptions, ExportStateOptions, RecordsDigest } from './export/bundle';
-export { verifyExport, verifyProof, checkProof, proveRecord, locateExport, parseManifest, describeBadRecord, PROOF_FORMAT } from './export/verify';
-export type { VerifyReport, VerifyOptions, VerifyCheck, BadRecord, InclusionProofDocument } from './export/verify';
+export { verifyExport, verifyProof, describeBadRecord } from './export/verify';
+export type { VerifyReport, VerifyOptions, VerifyCheck, BadRecord } from './export/verify';
+export { checkProof, proveRecord, PROOF_FORMAT } from './export/proof';
+export type { InclusionProofDocument } from './export/proof';
+export { locateExport, parseManifest } from './export/read';
 export { importExport, synthesizeRunEvents } from './export/import';
 export type { ImportOptions, ImportResult } from './export/import';
 export { CsvView, writeCsvView, csvCell } from './export/csv';

@@ -29,8 +29,7 @@ import { stringify } from 'csv-stringify/sync';
 import { canonicalize } from '../canonical/jcs';
 import { ledgerError } from '../errors';
 import type { RecordType } from '../projections/entities';
-import type { ExportManifest } from './bundle';
-import { makeTemporaryDirectory, moveDirectoryIntoPlace } from './bundle';
+import { makeTemporaryDirectory, moveDirectoryIntoPlace } from './files';
 import { ExportRecord, recordFieldNames } from './records';
 
 /** A cell's text (see the module comment). */
@@ -87,7 +86,7 @@ export class CsvView {
   }
 
   /** Writes manifest.csv, flushes every file and moves the directory to its place. */
-  commit(manifest: ExportManifest): void {
+  commit(manifest: object): void {
     if (this.closed) throw ledgerError('EXPORT_FAILED', 'the CSV view is already closed', {});
     try {
       for (const f of this.files.values()) {
@@ -124,7 +123,7 @@ export class CsvView {
 }
 
 /** Writes the CSV view of `records` (with `manifest`) to `dir`. */
-export async function writeCsvView(records: Iterable<ExportRecord> | AsyncIterable<ExportRecord>, manifest: ExportManifest, dir: string): Promise<void> {
+export async function writeCsvView(records: Iterable<ExportRecord> | AsyncIterable<ExportRecord>, manifest: object, dir: string): Promise<void> {
   const view = CsvView.open(dir);
   try {
     for await (const r of records) view.write(r);

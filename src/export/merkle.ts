@@ -118,29 +118,38 @@ export function merkleRoot(leafHashes: readonly Uint8Array[]): Buffer {
 }
 
 /**
- * RFC 6962 §2.1.1 audit path PATH(index, D[n]) for the leaf at `index`, ordered from the leaf's
- * sibling up to the child of the root. O(n) hashing.
+ * The subtrees whose roots form the RFC 6962 §2.1.1 audit path PATH(index, D[n]), as leaf ranges
+ * [lo, hi), from the leaf's sibling up to the child of the root. This is the one place the split
+ * rule (k = the largest power of two smaller than the range) is applied to inclusion proofs: the
+ * in-memory prover below and the streaming prover of exports (proof.ts) both use it.
  */
-export function inclusionProof(leafHashes: readonly Uint8Array[], index: number): Buffer[] {
-  checkLeafHashes(leafHashes);
-  const n = leafHashes.length;
-  if (!Number.isSafeInteger(index) || index < 0 || index >= n) {
-    throw new LedgerError('INVALID_INPUT', `leaf index ${String(index)} is outside the tree of size ${n}`, { path: 'index' });
+export function inclusionRanges(index: number, n: number): Array<[number, number]> {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(n) || index < 0 || index >= n) {
+    throw new LedgerError('INVALID_INPUT', `leaf index ${String(index)} is outside the tree of size ${String(n)}`, { path: 'index' });
   }
-  const topDown: Buffer[] = [];
+  const topDown: Array<[number, number]> = [];
   let lo = 0;
   let hi = n;
   while (hi - lo > 1) {
     const k = largestPowerOfTwoBelow(hi - lo);
     if (index < lo + k) {
-      topDown.push(rangeRoot(leafHashes, lo + k, hi));
+      topDown.push([lo + k, hi]);
       hi = lo + k;
     } else {
-      topDown.push(rangeRoot(leafHashes, lo, lo + k));
+      topDown.push([lo, lo + k]);
       lo += k;
     }
   }
   return topDown.reverse();
+}
+
+/**
+ * RFC 6962 §2.1.1 audit path PATH(index, D[n]) for the leaf at `index`, ordered from the leaf's
+ * sibling up to the child of the root. O(n) hashing.
+ */
+export function inclusionProof(leafHashes: readonly Uint8Array[], index: number): Buffer[] {
+  checkLeafHashes(leafHashes);
+  return inclusionRanges(index, leafHashes.length).map(([lo, hi]) => rangeRoot(leafHashes, lo, hi));
 }
 
 /**

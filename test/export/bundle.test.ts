@@ -13,7 +13,9 @@ import { writeExport, BUNDLE_MANIFEST_FILE, BUNDLE_RECORDS_FILE, ChainEncoder, r
 import { ed25519Signer, hmacKeyId, hmacSigner, parseHmacKey } from '../../src/export/keys';
 import { inclusionProof, leafHash, MerkleTreeBuilder } from '../../src/export/merkle';
 import { recordFieldNames } from '../../src/export/records';
-import { parseRecordLine, proveRecord, verifyExport, verifyProof } from '../../src/export/verify';
+import { proveRecord } from '../../src/export/proof';
+import { parseRecordLine } from '../../src/export/read';
+import { verifyExport, verifyProof } from '../../src/export/verify';
 import type { Ledger } from '../../src/ledger';
 import type { ExportRecord } from '../../src/export/records';
 import { RECORD_TYPES } from '../../src/projections/entities';

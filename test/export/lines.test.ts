@@ -1,7 +1,7 @@
 /** Reading an export's lines: exact bytes across chunk boundaries, linear for long lines, and a cap on a line's length. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseRecordLine, readRawLines } from '../../src/export/verify';
+import { parseRecordLine, readRawLines } from '../../src/export/read';
 import { makeTempDir, removeDir } from '../store/sqlite/helpers';
 
 let dir: string;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ledgerError } from '../../errors';
-import { writeFileAtomically, writeLinesToFd } from '../../export/jsonl';
-import { proveRecord } from '../../export/verify';
+import { writeFileAtomically, writeLinesToFd } from '../../export/files';
+import { proveRecord } from '../../export/proof';
 import type { CliIO } from '../context';
 import { println } from '../options';
 

@@ -1,12 +1,12 @@
 /**
- * JSON Lines output: to a stream with back-pressure, or to a file with synchronous
- * writes; a file is written beside its target and renamed into place only when
- * complete, so a failed export never leaves a partial file.
+ * Export output: JSON Lines to a stream with back-pressure, or to a file with synchronous
+ * writes; a file (or a directory: bundles, CSV views) is written beside its target and renamed
+ * into place only when complete, so a failed export never leaves a partial file.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
-import { LedgerError } from '../errors';
+import { LedgerError, ledgerError } from '../errors';
 
 /** Writes lines to a stream, waiting for 'drain' when its buffer is full. */
 export async function writeLines(lines: AsyncIterable<string> | Iterable<string>, out: Writable): Promise<number> {
@@ -118,5 +118,61 @@ export async function writeFileAtomically<T>(file: string, write: (fd: number) =
     }
     fs.rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/**
+ * Creates a directory atomically: `fill` writes into a fresh temporary directory beside
+ * `dir`, which is then renamed to `dir`. Refuses when `dir` exists and is not an empty
+ * directory; removes the temporary directory on failure.
+ */
+export async function writeDirectoryAtomically<T>(dir: string, fill: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = makeTemporaryDirectory(dir);
+  try {
+    const result = await fill(tmp);
+    moveDirectoryIntoPlace(tmp, dir);
+    return result;
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function refuseExisting(dir: string): void {
+  const target = path.resolve(dir);
+  if (fs.existsSync(target) && (!fs.statSync(target).isDirectory() || fs.readdirSync(target).length > 0)) {
+    throw ledgerError('EXPORT_FAILED', `${dir} already exists; an export directory is never written over (remove it or choose another path)`, { path: dir });
+  }
+}
+
+/** A new temporary directory beside `dir` (which must not exist, or be an empty directory). */
+export function makeTemporaryDirectory(dir: string): string {
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  if (!fs.existsSync(parent)) throw ledgerError('NOT_FOUND', `cannot write ${dir}: directory ${parent} does not exist`, { path: dir });
+  refuseExisting(dir);
+  removeStaleTemporaries(target);
+  return fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.${process.pid}.`));
+}
+
+/** Renames a finished temporary directory to `dir` (replacing an empty directory, never a non-empty one). */
+export function moveDirectoryIntoPlace(tmp: string, dir: string): void {
+  const target = path.resolve(dir);
+  refuseExisting(dir);
+  if (fs.existsSync(target)) fs.rmdirSync(target);
+  fs.renameSync(tmp, target);
+  fsyncDirectory(path.dirname(target));
+}
+
+function fsyncDirectory(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // not supported on every platform; the rename itself is what makes the directory appear whole
   }
 }
