@@ -52,8 +52,6 @@ export const EXCEPTIONS = [
   { files: ['src/events/envelope.ts'], may: ['store-port'] },
   // the projection tables' storage types (ProjectionDelta, ProjectionTables, StoredProjection) belong to the port
   { files: ['src/store/port.ts', 'src/store/sqlite/**', 'src/store/postgres/**'], may: ['projections'] },
-  // export and import take the Ledger facade; narrow interfaces replace it
-  { files: ['src/export/bundle.ts', 'src/export/import.ts'], may: ['ledger'] },
 ];
 
 function rule(layer, extra = []) {

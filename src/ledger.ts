@@ -7,6 +7,8 @@ import { uuidv7 } from './events/ids';
 import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
+import type { ExportRunOptions } from './export/bundle';
+import type { ReadOptions } from './projections/state';
 import { evolve } from './projections/evolve';
 import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput } from './recorder/commands';
@@ -48,12 +50,7 @@ export interface OpenLedgerOptions {
   readonly payloads?: string | null;
 }
 
-/** A point in a run's history: a seq number (inclusive) or an ISO-8601 time (events recorded at or before it). */
-export type AsOf = number | string;
-
-export interface ReadOptions {
-  readonly asOf?: AsOf;
-}
+export type { AsOf, ReadOptions } from './projections/state';
 
 export interface RunSummary {
   readonly runId: string;
@@ -65,10 +62,7 @@ export interface RunSummary {
   readonly events: number;
 }
 
-export interface ExportRunOptions extends ReadOptions {
-  /** Export even when the fold found anomalies (events written around the recorder's checks). Default false. */
-  readonly allowAnomalies?: boolean;
-}
+export type { ExportRunOptions } from './export/bundle';
 
 /** Runs whose read state a ledger keeps open between reads. */
 const READ_STATES = 4;

@@ -35,7 +35,7 @@ import { CANONICAL_VERSION, sha256Hex } from '../canonical/hash';
 import { canonicalBytes, canonicalize } from '../canonical/jcs';
 import { Hash, Id, Int, literalUnion, NonNegativeInt, nullable, Str, struct, Timestamp } from '../events/codecs';
 import { ledgerError } from '../errors';
-import type { ExportRunOptions, Ledger } from '../ledger';
+import type { ReadOptions } from '../projections/state';
 import type { RecordType } from '../projections/entities';
 import type { RunState } from '../projections/state';
 import type { CsvView } from './csv';
@@ -397,9 +397,19 @@ export interface ExportResult {
   readonly manifest: ExportManifest;
 }
 
+export interface ExportRunOptions extends ReadOptions {
+  /** Export even when the fold found anomalies (events written around the recorder's checks). Default false. */
+  readonly allowAnomalies?: boolean;
+}
+
+/** What an export reads a run from (a Ledger is one): its state, anomalies refused unless allowed. */
+export interface ExportSource {
+  loadRunForExport(runId: string, options?: ExportRunOptions): Promise<RunState>;
+}
+
 /** Loads a run (refusing anomalies unless allowed, as Ledger.exportRun does). */
-export function loadRunForExport(ledger: Ledger, runId: string, options: ExportRunOptions = {}): Promise<RunState> {
-  return ledger.loadRunForExport(runId, options);
+export function loadRunForExport(source: ExportSource, runId: string, options: ExportRunOptions = {}): Promise<RunState> {
+  return source.loadRunForExport(runId, options);
 }
 
 /**
@@ -408,11 +418,11 @@ export function loadRunForExport(ledger: Ledger, runId: string, options: ExportR
  * beside their target and renamed into place when complete; an existing bundle
  * directory is never overwritten (an empty one is replaced).
  */
-export async function writeExport(ledger: Ledger, runId: string, out: string | Writable, options: ExportBundleOptions = {}): Promise<ExportResult> {
+export async function writeExport(source: ExportSource, runId: string, out: string | Writable, options: ExportBundleOptions = {}): Promise<ExportResult> {
   const format = options.format ?? 'jsonl';
   let state: RunState;
   try {
-    state = await loadRunForExport(ledger, runId, options);
+    state = await loadRunForExport(source, runId, options);
   } catch (e) {
     options.csv?.abort();
     throw e;

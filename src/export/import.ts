@@ -36,7 +36,7 @@ import { EVENT_CATALOGUE, EventDataOf, EventType, TERMINAL_RUN_STATUSES } from '
 import { firstError } from '../events/codecs';
 import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
 import { isLedgerError, ledgerError } from '../errors';
-import type { Ledger } from '../ledger';
+import type { EventStore } from '../store/port';
 import { ENTITY_CODECS, EntityOf, RecordType, RECORD_TYPES } from '../projections/entities';
 import { foldEvents } from '../projections/evolve';
 import { emptyRunState, RunState } from '../projections/state';
@@ -62,8 +62,14 @@ function fail(message: string, details: Record<string, unknown> = {}): never {
   throw ledgerError('IMPORT_FAILED', message, details);
 }
 
-/** Verifies an export and rebuilds its run in the ledger's store (see the module comment). */
-export async function importExport(ledger: Ledger, exportPath: string, options: ImportOptions = {}): Promise<ImportResult> {
+/** Where an import writes a run (a Ledger is one): the event store, and a read of the run written. */
+export interface ImportTarget {
+  readonly store: EventStore;
+  loadRun(runId: string): Promise<RunState>;
+}
+
+/** Verifies an export and rebuilds its run in the target's store (see the module comment). */
+export async function importExport(ledger: ImportTarget, exportPath: string, options: ImportOptions = {}): Promise<ImportResult> {
   const records: Record<string, unknown>[] = [];
   const report = await verifyExport(exportPath, { ...options, onRecord: (r) => records.push(r) });
   if (!report.ok || report.manifest === null) {

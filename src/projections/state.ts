@@ -179,3 +179,11 @@ export function currentOutcome(state: RunState, tokenId: string): TokenOutcome |
   if (ids === undefined || ids.length === 0) return null;
   return state.outcomes.get(ids[ids.length - 1]!) ?? null;
 }
+
+/** A point in a run's history: a seq number (inclusive) or an ISO-8601 time (events recorded at or before it). */
+export type AsOf = number | string;
+
+/** Options of every read of a run: with `asOf`, the run as it was then. */
+export interface ReadOptions {
+  readonly asOf?: AsOf;
+}
