@@ -197,7 +197,7 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
       await store.append(s, [ev('A')], 'no_stream');
       const dup = ev('D');
       // The same event id twice in one append cannot be stored: the whole append is refused.
-      await expect(store.append(s, [ev('B'), dup, dup], 0)).rejects.toBeDefined();
+      await expectCode(store.append(s, [ev('B'), dup, dup], 0), 'DUPLICATE_EVENT_ID');
       const read: StoredEvent[] = await collectPages(store.readStream(s));
       expect(read.map((e) => e.type)).toEqual(['A']);
       const next = await store.append(s, [ev('C')], 0);
