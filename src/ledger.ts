@@ -105,7 +105,7 @@ export class Ledger {
   ) {}
 
   private deps(correlationId: string | null, causationId: string | null): RecorderDeps {
-    return { store: this.store, now: this.now, newId: this.newId, correlationId, causationId };
+    return { store: this.store, now: this.now, newId: this.newId, correlationId, causationId, payloads: this.payloads };
   }
 
   /** Starts a run: appends RunStarted to a new stream `run-<runId>` and returns its handle. */
@@ -440,8 +440,13 @@ export class Ledger {
   async explain(query: LineageQuery, options: ReadOptions = {}): Promise<TokenExplanation | RowExplanation> {
     const q = validateLineageQuery(query, true);
     const state = await this.loadRun(q.runId, options);
-    if (q.tokenId !== undefined) return explainToken(state, q.tokenId);
-    return explainRow(state, { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) }, q.sink !== undefined ? { sink: q.sink } : {});
+    const payloads = this.payloads;
+    if (q.tokenId !== undefined) return explainToken(state, q.tokenId, { payloads });
+    return explainRow(
+      state,
+      { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) },
+      { ...(q.sink !== undefined ? { sink: q.sink } : {}), payloads },
+    );
   }
 
   /** What became of a row or a token: every descendant, the groups crossed and the path ends. With `asOf`, as the run was then. */

@@ -100,6 +100,7 @@ const COLLECTIONS = {
   preflightResults: { id: 35, resident: true },
   checkpoints: { id: 36, resident: false },
   retryOfBatch: { id: 37, resident: false },
+  purgedPayloads: { id: 38, resident: false },
 } as const;
 
 type CollectionName = keyof typeof COLLECTIONS;
