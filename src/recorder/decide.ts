@@ -1019,6 +1019,24 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
   },
 };
 
+/**
+ * The PayloadsPurged event of a retention purge. Allowed on an ended run (completed or failed)
+ * although it accepts no other facts; only the ledger's purge API writes it. A running or
+ * interrupted run is never purged (INVALID_TRANSITION).
+ */
+export function decidePayloadsPurged(
+  runId: string,
+  status: string,
+  hashes: string[],
+  purgedAt: string,
+  reproducibilityGrade: 'attributable_only' | null,
+): EventDraft {
+  if (status !== 'completed' && status !== 'failed') {
+    transition(`run ${runId} is ${status}; only the payloads of an ended (completed or failed) run are purged`, { runId, status });
+  }
+  return ev('PayloadsPurged', { hashes, purgedAt, reproducibilityGrade });
+}
+
 /** Node determinism that makes a run replay-reproducible at best: its outputs depend on the world, so reproducing it needs the recorded payloads. */
 export const REPLAY_DETERMINISM: ReadonlySet<string> = new Set(['external_call', 'non_deterministic', 'io_read', 'io_write']);
 
