@@ -81,6 +81,13 @@ test('purge keeps bodies shared with a running run, an interrupted run and a new
   expect(run!.reproducibility_grade).toBe('attributable_only');
   const v = await cli('verify', out, '--no-signature');
   expect(v.code).toBe(0);
+  // the export of a purged run imports into another store, its grade as exported
+  const other = `sqlite:${path.join(dir, 'other.db')}`;
+  const imp = await cli('import', out, '--store', other, '--no-signature');
+  expect(imp.code).toBe(0);
+  const back = await openLedger({ store: other, create: false, payloads: null });
+  expect((await back.loadRun(old.runId)).run!.reproducibilityGrade).toBe('attributable_only');
+  await back.close();
 });
 
 test('a running or interrupted run is never purged, whatever its age; no payload store is INVALID_INPUT; bad duration INVALID_INPUT', async () => {
