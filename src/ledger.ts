@@ -4,7 +4,8 @@
  */
 import { decodeOrThrow } from './events/codecs';
 import { uuidv7 } from './events/ids';
-import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
+import * as fs from 'node:fs';
+import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId, toProposedEvent } from './events/envelope';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
 import type { ExportRunOptions } from './export/bundle';
@@ -12,12 +13,12 @@ import type { ReadOptions } from './projections/state';
 import { evolve } from './projections/evolve';
 import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput } from './recorder/commands';
-import { decideBeginRun } from './recorder/decide';
+import { decideBeginRun, decidePayloadsPurged } from './recorder/decide';
 import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
 import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead } from './projections/persisted';
 import type { EventStore } from './store/port';
 import { openStore, parseStoreUrl } from './store/url';
-import { defaultPayloadDir, PayloadStore } from './payloads/store';
+import { defaultPayloadDir, isPayloadHash, PayloadStore } from './payloads/store';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
 import { checkRun, CheckResult } from './lineage/check';
 import {
@@ -99,7 +100,7 @@ export class Ledger {
   ) {}
 
   private deps(correlationId: string | null, causationId: string | null): RecorderDeps {
-    return { store: this.store, now: this.now, newId: this.newId, correlationId, causationId };
+    return { store: this.store, now: this.now, newId: this.newId, correlationId, causationId, payloads: this.payloads };
   }
 
   /** Starts a run: appends RunStarted to a new stream `run-<runId>` and returns its handle. */
@@ -346,7 +347,7 @@ export class Ledger {
     for await (const page of this.store.readStream(runStreamId(runId), { fromRevision: tailFrom })) for (const s of page) tail.push(decodeStoredEvent(s));
     for (let k = tail.length - 1; k >= 0; k--) {
       const e = tail[k]!;
-      if (e.type === 'ExportStatusChanged') continue;
+      if (e.type === 'ExportStatusChanged' || e.type === 'PayloadsPurged') continue;
       if (e.type === 'RunCompleted') {
         status = e.data.status;
         completedAt = e.recordedAt;
@@ -434,8 +435,156 @@ export class Ledger {
   async explain(query: LineageQuery, options: ReadOptions = {}): Promise<TokenExplanation | RowExplanation> {
     const q = validateLineageQuery(query, true);
     const state = await this.loadRun(q.runId, options);
-    if (q.tokenId !== undefined) return explainToken(state, q.tokenId);
-    return explainRow(state, { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) }, q.sink !== undefined ? { sink: q.sink } : {});
+    const payloads = this.payloads;
+    if (q.tokenId !== undefined) return explainToken(state, q.tokenId, { payloads });
+    return explainRow(
+      state,
+      { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) },
+      { ...(q.sink !== undefined ? { sink: q.sink } : {}), payloads },
+    );
+  }
+
+  /**
+   * Reads one run's events page by page and gathers its status, grade and the payload references
+   * its facts hold (row data, call request and response, routing reasons, operation input and
+   * output), and the hashes it already recorded as purged. Memory: the run's distinct references.
+   */
+  private async scanRunRefs(runId: string): Promise<RunRefs> {
+    const out: RunRefs = { status: 'running', completedAt: null, grade: null, revision: -1, refs: new Set(), purged: new Set() };
+    const add = (r: string | null): void => {
+      if (r !== null && isPayloadHash(r)) out.refs.add(r);
+    };
+    for await (const page of this.store.readStream(runStreamId(runId))) {
+      for (const stored of page) {
+        const e = decodeStoredEvent(stored);
+        out.revision = e.seq;
+        switch (e.type) {
+          case 'RunStarted':
+            out.grade = e.data.reproducibilityGrade;
+            break;
+          case 'RunStatusChanged':
+            out.status = e.data.status;
+            out.completedAt = null;
+            break;
+          case 'RunCompleted':
+            out.status = e.data.status;
+            out.completedAt = e.recordedAt;
+            if (e.data.reproducibilityGrade !== null) out.grade = e.data.reproducibilityGrade;
+            break;
+          case 'RowCreated':
+            add(e.data.sourceDataRef);
+            break;
+          case 'CallRecorded':
+            add(e.data.requestRef);
+            add(e.data.responseRef);
+            break;
+          case 'RoutingDecided':
+            add(e.data.reasonRef);
+            break;
+          case 'OperationStarted':
+            add(e.data.inputDataRef);
+            break;
+          case 'OperationCompleted':
+            add(e.data.outputDataRef);
+            break;
+          case 'PayloadsPurged':
+            for (const h of e.data.hashes) out.purged.add(h);
+            if (e.data.reproducibilityGrade !== null) out.grade = e.data.reproducibilityGrade;
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Retention: deletes the payload bodies of runs that ended (completed or failed) before
+   * `now - olderThan`, keeping every hash. A body referenced by any run that is running,
+   * interrupted (it may be resumed) or ended after the cutoff is never deleted: that protected
+   * set is gathered over all runs first (memory: one entry per distinct protected hash). Each
+   * affected run records a PayloadsPurged event (before its bodies are deleted, so a crash leaves
+   * bodies recorded as purged but present, never missing without a record), and its grade drops
+   * from replay_reproducible to attributable_only. `dryRun` writes and deletes nothing.
+   */
+  async purgePayloads(options: { olderThan: number | string; dryRun?: boolean; now?: number | string }): Promise<PurgeReport> {
+    this.assertOpen();
+    if (options === null || typeof options !== 'object') throw ledgerError('INVALID_INPUT', 'purgePayloads needs an options object with olderThan', {});
+    const store = this.payloads;
+    if (store === null) throw ledgerError('INVALID_INPUT', 'payloads: no payload store is configured, nothing to purge', { path: 'payloads' });
+    const olderThan = parseDuration(options.olderThan);
+    const nowMs = options.now === undefined ? Date.now() : typeof options.now === 'number' ? options.now : parseAsOfTime(options.now);
+    if (!Number.isFinite(nowMs)) throw ledgerError('INVALID_INPUT', 'now: expected epoch ms or an ISO-8601 time', { path: 'now' });
+    const cutoff = nowMs - olderThan;
+    const dryRun = options.dryRun === true;
+    const protectedHashes = new Set<string>();
+    const expired: string[] = [];
+    let examined = 0;
+    for (const s of await this.store.listStreams()) {
+      const runId = runIdOfStream(s.streamId);
+      if (runId === null) continue;
+      examined++;
+      const r = await this.scanRunRefs(runId);
+      const ended = (r.status === 'completed' || r.status === 'failed') && r.completedAt !== null && Date.parse(r.completedAt) < cutoff;
+      if (ended) expired.push(runId);
+      else for (const h of r.refs) protectedHashes.add(h);
+    }
+    const deletedNow = new Map<string, number>();
+    const kept = new Set<string>();
+    const missing = new Set<string>();
+    const affected: PurgeReport['runsAffected'] = [];
+    let bytesFreed = 0;
+    for (const runId of expired) {
+      const r = await this.scanRunRefs(runId);
+      const hashes: string[] = [];
+      for (const h of r.refs) {
+        if (r.purged.has(h)) continue;
+        if (protectedHashes.has(h)) {
+          kept.add(h);
+          continue;
+        }
+        if (deletedNow.has(h)) {
+          hashes.push(h);
+          continue;
+        }
+        let size: number;
+        try {
+          size = fs.statSync(store.pathOf(h)).size;
+        } catch {
+          missing.add(h);
+          continue;
+        }
+        deletedNow.set(h, size);
+        bytesFreed += size;
+        hashes.push(h);
+      }
+      if (hashes.length === 0) continue;
+      const gradeAfter = r.grade === 'replay_reproducible' ? 'attributable_only' : r.grade;
+      affected.push({ runId, hashes: hashes.length, gradeBefore: r.grade, gradeAfter });
+      if (dryRun) continue;
+      const purgedAt = this.now();
+      const drafts = [];
+      for (let k = 0; k < hashes.length; k += PURGE_CHUNK) {
+        drafts.push(decidePayloadsPurged(runId, r.status, hashes.slice(k, k + PURGE_CHUNK), purgedAt, k === 0 && gradeAfter !== r.grade ? (gradeAfter as 'attributable_only') : null));
+      }
+      const envs = envelopes({ runId, version: r.revision } as RunState, drafts, this.deps(null, null));
+      await this.store.append(runStreamId(runId), envs.map(toProposedEvent), r.revision);
+      this.handles.delete(runId);
+      this.readStates.delete(runId);
+      for (const h of hashes) store.delete(h);
+    }
+    return {
+      dryRun,
+      cutoff: new Date(cutoff).toISOString(),
+      runsExamined: examined,
+      runsExpired: expired.length,
+      runsAffected: affected,
+      bodiesDeleted: deletedNow.size,
+      bytesFreed,
+      bodiesKeptShared: kept.size,
+      bodiesMissing: missing.size,
+    };
   }
 
   /** What became of a row or a token: every descendant, the groups crossed and the path ends. With `asOf`, as the run was then. */
@@ -451,6 +600,45 @@ export class Ledger {
     if (typeof runId !== 'string' || runId.length === 0) throw ledgerError('INVALID_INPUT', 'runId: expected a non-empty string', { path: 'runId' });
     return checkRun(await this.loadRun(runId, options));
   }
+}
+
+/** A purge's report (stable field names; `--json` prints it). */
+export interface PurgeReport {
+  readonly dryRun: boolean;
+  readonly cutoff: string;
+  readonly runsExamined: number;
+  /** Runs that ended (completed or failed) before the cutoff. */
+  readonly runsExpired: number;
+  /** Runs whose bodies were (or, dry run, would be) purged, with the hashes recorded in each. */
+  readonly runsAffected: { runId: string; hashes: number; gradeBefore: string | null; gradeAfter: string | null }[];
+  readonly bodiesDeleted: number;
+  readonly bytesFreed: number;
+  /** Distinct bodies of expired runs kept because a protected run (running, interrupted, or ended after the cutoff) references them. */
+  readonly bodiesKeptShared: number;
+  /** Distinct references of expired runs whose body was already absent without a recorded purge (not recorded as purged). */
+  readonly bodiesMissing: number;
+}
+
+const DURATION_UNITS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+
+/** Milliseconds of a duration: a non-negative number of ms, or `<n>d|h|m|s`. INVALID_INPUT otherwise. */
+export function parseDuration(value: unknown, field = 'olderThan'): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const m = typeof value === 'string' ? /^(\d{1,9})([dhms])$/.exec(value) : null;
+  if (m === null) throw ledgerError('INVALID_INPUT', `${field}: expected a duration such as 30d, 12h, 90m or 45s`, { path: field });
+  return Number(m[1]) * DURATION_UNITS[m[2]!]!;
+}
+
+/** Hashes per PayloadsPurged event (about 670 KB of hashes): a purge of a big run writes several events. */
+const PURGE_CHUNK = 10_000;
+
+interface RunRefs {
+  status: string;
+  completedAt: string | null;
+  grade: string | null;
+  revision: number;
+  refs: Set<string>;
+  purged: Set<string>;
 }
 
 function parseAsOfTime(s: string): number {

@@ -13,6 +13,7 @@ import { registerProve } from './verbs/prove';
 import { registerExport } from './verbs/export';
 import { registerReplay } from './verbs/replay';
 import { registerRuns } from './verbs/runs';
+import { registerPurge } from './verbs/purge';
 import { registerVerify } from './verbs/verify';
 import { registerServe } from './verbs/serve';
 import { registerIngest } from './verbs/ingest';
@@ -20,6 +21,7 @@ import { registerIngest } from './verbs/ingest';
 export function registerCommands(program: Command, io: CliIO): void {
   registerDemo(program, io);
   registerRuns(program, io);
+  registerPurge(program, io);
   registerExport(program, io);
   registerKeygen(program, io);
   registerVerify(program, io);

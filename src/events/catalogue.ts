@@ -407,6 +407,14 @@ const CheckpointTaken = struct('CheckpointTaken', {
   formatVersion: Int,
 });
 
+const PayloadsPurged = struct('PayloadsPurged', {
+  /** Hashes whose bodies the purge deleted from the payload store (the hashes stay in the facts); at most 10,000 per event. */
+  hashes: arrayOf(Hash, { nonEmpty: true }),
+  purgedAt: Timestamp,
+  /** The run's grade after the purge (replay_reproducible becomes attributable_only), or null when unchanged. */
+  reproducibilityGrade: nullable(ReproducibilityGrade),
+});
+
 /** Every event type with its data codec and current schema version. */
 export const EVENT_CATALOGUE = {
   RunStarted: { codec: RunStarted, schemaVersion: 1, summary: 'a run began with this configuration' },
@@ -443,6 +451,7 @@ export const EVENT_CATALOGUE = {
   SecretsResolved: { codec: SecretsResolved, schemaVersion: 1, summary: 'secrets were resolved (fingerprints only, never values)' },
   PreflightRecorded: { codec: PreflightRecorded, schemaVersion: 1, summary: 'preflight results (dependency runs, gates, readiness checks)' },
   CheckpointTaken: { codec: CheckpointTaken, schemaVersion: 1, summary: 'a resume checkpoint was taken' },
+  PayloadsPurged: { codec: PayloadsPurged, schemaVersion: 1, summary: 'retention deleted payload bodies of the ended run (hashes kept); the grade may drop' },
 } as const;
 
 export type EventType = keyof typeof EVENT_CATALOGUE;

@@ -38,6 +38,47 @@ import type {
   ValidationError,
 } from '../projections/entities';
 import type { GroupKind, RunState } from '../projections/state';
+import { isPayloadHash, PayloadAvailability, PayloadStore } from '../payloads/store';
+
+/**
+ * What explain can say about one payload body:
+ * - store_not_configured: the ledger has no payload store;
+ * - never_stored: no reference was recorded (or a reference outside this payload store);
+ * - available: the body is there and matches its name (`data` is the parsed JSON);
+ * - purged: the body is gone and the run recorded its purge;
+ * - integrity_error: the body is gone without a recorded purge (`reason: 'missing'`), or its
+ *   bytes do not match their hash (`reason: 'mismatch'`); the bytes are never returned.
+ */
+export interface PayloadEntry {
+  readonly status: PayloadAvailability;
+  readonly hash: string | null;
+  readonly data?: unknown;
+  readonly purgedAt?: string;
+  readonly reason?: 'missing' | 'mismatch' | 'not_json' | 'external_ref';
+}
+
+export interface ExplainOptions {
+  /** The payload store to read bodies from; null or absent: none configured. */
+  readonly payloads?: PayloadStore | null;
+}
+
+/** The payload entry of a recorded hash and reference (see PayloadEntry). Reads only that one body. */
+export function payloadEntry(state: RunState, store: PayloadStore | null, hash: string | null, ref: string | null): PayloadEntry {
+  if (store === null) return { status: 'store_not_configured', hash };
+  if (ref === null) return { status: 'never_stored', hash };
+  if (!isPayloadHash(ref)) return { status: 'never_stored', hash, reason: 'external_ref' };
+  const read = store.get(ref);
+  if (read.status === 'integrity_error') return { status: 'integrity_error', hash, reason: 'mismatch' };
+  if (read.status === 'missing') {
+    const purgedAt = state.purgedPayloads.get(ref);
+    return purgedAt !== undefined ? { status: 'purged', hash, purgedAt } : { status: 'integrity_error', hash, reason: 'missing' };
+  }
+  try {
+    return { status: 'available', hash, data: JSON.parse(read.bytes.toString('utf8')) as unknown };
+  } catch {
+    return { status: 'integrity_error', hash, reason: 'not_json' };
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Result types
@@ -55,12 +96,17 @@ export interface ExplainedRouting extends RoutingEvent {
   readonly toNodeName: string | null;
 }
 
+export interface ExplainedCall extends Call {
+  readonly requestPayload: PayloadEntry;
+  readonly responsePayload: PayloadEntry;
+}
+
 export interface ExplainedState extends NodeState {
   /** The node's plugin name and type (null when the node is unknown). */
   readonly nodeName: string | null;
   readonly nodeType: string | null;
   readonly routing: ExplainedRouting[];
-  readonly calls: Call[];
+  readonly calls: ExplainedCall[];
   /** Artifacts this state wrote into. */
   readonly artifactIds: string[];
 }
@@ -98,6 +144,8 @@ export interface ExplainedRow extends Row {
    * the payload lives when the pipeline kept it (null otherwise).
    */
   readonly payloadAvailable: boolean;
+  /** The source data: its status, and the data itself when available. */
+  readonly payload: PayloadEntry;
   /** Validation errors recorded for the same data (matched by hash). */
   readonly validationErrors: ValidationError[];
 }
@@ -366,7 +414,7 @@ function statesOf(state: RunState, tokenId: string): NodeState[] {
   return out.sort((a, b) => a.stepIndex - b.stepIndex || a.attempt - b.attempt);
 }
 
-function explainState(state: RunState, ns: NodeState): ExplainedState {
+function explainState(state: RunState, ns: NodeState, store: PayloadStore | null): ExplainedState {
   const node = state.nodes.get(ns.nodeId);
   const routing: ExplainedRouting[] = [];
   for (const id of state.routingByState.get(ns.stateId) ?? []) {
@@ -380,10 +428,16 @@ function explainState(state: RunState, ns: NodeState): ExplainedState {
       toNodeName: edge === undefined ? null : nodeName(state, edge.toNodeId),
     });
   }
-  const calls: Call[] = [];
+  const calls: ExplainedCall[] = [];
   for (const id of state.callsByState.get(ns.stateId) ?? []) {
     const c = state.calls.get(id);
-    if (c !== undefined) calls.push({ ...c });
+    if (c !== undefined) {
+      calls.push({
+        ...c,
+        requestPayload: payloadEntry(state, store, c.requestHash, c.requestRef),
+        responsePayload: payloadEntry(state, store, c.responseHash, c.responseRef),
+      });
+    }
   }
   calls.sort((a, b) => a.callIndex - b.callIndex);
   return {
@@ -396,16 +450,18 @@ function explainState(state: RunState, ns: NodeState): ExplainedState {
   };
 }
 
-function explainRowEntity(state: RunState, row: Row): ExplainedRow {
+function explainRowEntity(state: RunState, row: Row, store: PayloadStore | null): ExplainedRow {
   const validationErrors: ValidationError[] = [];
   for (const id of state.validationErrorsByHash.get(row.sourceDataHash) ?? []) {
     const v = state.validationErrors.get(id);
     if (v !== undefined) validationErrors.push({ ...v });
   }
+  const payload = payloadEntry(state, store, row.sourceDataHash, row.sourceDataRef);
   return {
     ...row,
     sourceNodeName: nodeName(state, row.sourceNodeId),
-    payloadAvailable: row.sourceDataRef !== null,
+    payloadAvailable: payload.status === 'available',
+    payload,
     validationErrors,
   };
 }
@@ -470,8 +526,9 @@ function requireToken(state: RunState, tokenId: string): Token {
 // explain
 
 /** The whole ancestor DAG of one token. TOKEN_NOT_FOUND when the run has no such token. */
-export function explainToken(state: RunState, tokenId: string): TokenExplanation {
+export function explainToken(state: RunState, tokenId: string, options: ExplainOptions = {}): TokenExplanation {
   requireToken(state, tokenId);
+  const store = options.payloads ?? null;
   const tokens: ExplainedToken[] = [];
   const edges: LineageEdge[] = [];
   const groups: ExplainedGroup[] = [];
@@ -516,7 +573,7 @@ export function explainToken(state: RunState, tokenId: string): TokenExplanation
 
     const row = state.rows.get(token.rowId);
     if (row === undefined) problems.push({ tokenId: id, message: `token ${id} names row ${token.rowId}, which does not exist` });
-    else if (!rows.has(row.rowId)) rows.set(row.rowId, explainRowEntity(state, row));
+    else if (!rows.has(row.rowId)) rows.set(row.rowId, explainRowEntity(state, row, store));
 
     const { outcome, terminal } = currentOf(state, id);
     const transformErrors: TransformError[] = [];
@@ -532,7 +589,7 @@ export function explainToken(state: RunState, tokenId: string): TokenExplanation
       outcome,
       terminal,
       outcomes: outcomesOf(state, id),
-      states: statesOf(state, id).map((ns) => explainState(state, ns)),
+      states: statesOf(state, id).map((ns) => explainState(state, ns, store)),
       transformErrors,
       batchIds,
     });
@@ -588,7 +645,7 @@ function isPathEnd(state: RunState, tokenId: string): boolean {
 }
 
 /** Every path of a source row, each explained in full. ROW_NOT_FOUND when the run has no such row. */
-export function explainRow(state: RunState, query: RowQuery, options: { sink?: string } = {}): RowExplanation {
+export function explainRow(state: RunState, query: RowQuery, options: { sink?: string } & ExplainOptions = {}): RowExplanation {
   const row = requireRow(state, query);
   const ends = rowPathEnds(state, { rowId: row.rowId }, options);
   const byCreation = ends
@@ -598,9 +655,9 @@ export function explainRow(state: RunState, query: RowQuery, options: { sink?: s
   return {
     runId: state.runId,
     asOf: asOfOf(state),
-    row: explainRowEntity(state, row),
+    row: explainRowEntity(state, row, options.payloads ?? null),
     sink: options.sink ?? null,
-    paths: byCreation.map((id) => explainToken(state, id)),
+    paths: byCreation.map((id) => explainToken(state, id, options)),
   };
 }
 

@@ -55,6 +55,12 @@ function stateLine(s: { stepIndex: number; nodeName: string | null; nodeId: stri
   return `#${s.stepIndex} ${s.nodeName ?? s.nodeId}${s.attempt > 0 ? ` (attempt ${s.attempt})` : ''}: ${s.status}${extra}`;
 }
 
+/** A payload entry's status for the text output (with the reason of an integrity error). */
+function payloadStatus(p: { status: string; reason?: string } | undefined): string {
+  if (p === undefined) return 'unknown';
+  return p.reason !== undefined ? `${p.status}: ${p.reason}` : p.status;
+}
+
 function callSummary(s: ExplainedState): string {
   if (s.calls.length === 0) return '';
   const types = s.calls.map((c) => `${c.callType}${c.status === 'error' ? ' error' : ''}`);
@@ -227,7 +233,7 @@ function stateNode(s: ExplainedState): TreeNode {
   const children: TreeNode[] = [];
   for (const c of s.calls) {
     children.push({
-      text: `call ${c.callIndex}: ${c.callType} ${c.status}${ms(c.latencyMs)} · request ${c.requestHash}${c.responseHash !== null ? ` · response ${c.responseHash}` : ''} (call ${c.callId})`,
+      text: `call ${c.callIndex}: ${c.callType} ${c.status}${ms(c.latencyMs)} · request ${c.requestHash} [${payloadStatus(c.requestPayload)}]${c.responseHash !== null ? ` · response ${c.responseHash} [${payloadStatus(c.responsePayload)}]` : ''} (call ${c.callId})`,
       children: [],
     });
   }
@@ -272,7 +278,7 @@ function explanationTree(e: TokenExplanation): TreeNode {
       if (r !== undefined) {
         const rowChildren: TreeNode[] = r.validationErrors.map((v) => ({ text: `validation error: ${v.error} → ${v.destination}`, children: [] }));
         children.push({
-          text: `source row #${r.rowIndex} ${r.rowId} from ${r.sourceNodeName ?? r.sourceNodeId}: sha256 ${r.sourceDataHash}${r.quarantined ? ' (quarantined)' : ''}${r.payloadAvailable ? ` · payload ${r.sourceDataRef}` : ' · payload not stored'}`,
+          text: `source row #${r.rowIndex} ${r.rowId} from ${r.sourceNodeName ?? r.sourceNodeId}: sha256 ${r.sourceDataHash}${r.quarantined ? ' (quarantined)' : ''}${` · payload ${payloadStatus(r.payload)}`}`,
           children: rowChildren,
         });
       }

@@ -514,6 +514,12 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
       addOnce(state.checkpoints, d.checkpointId, { ...d, createdAt: at }, anomaly, `checkpoint ${d.checkpointId} taken`);
       break;
     }
+    case 'PayloadsPurged': {
+      if (state.run === null) return noRun(state, event, anomaly);
+      for (const h of event.data.hashes) state.purgedPayloads.set(h, event.data.purgedAt);
+      if (event.data.reproducibilityGrade !== null) state.run.reproducibilityGrade = event.data.reproducibilityGrade;
+      break;
+    }
     default: {
       const never: never = event;
       throw new Error(`unhandled event ${(never as { type: string }).type}`);

@@ -100,6 +100,7 @@ const COLLECTIONS = {
   preflightResults: { id: 35, resident: true },
   checkpoints: { id: 36, resident: false },
   retryOfBatch: { id: 37, resident: false },
+  purgedPayloads: { id: 38, resident: false },
 } as const;
 
 type CollectionName = keyof typeof COLLECTIONS;
@@ -107,7 +108,7 @@ type CollectionName = keyof typeof COLLECTIONS;
 const META = 0;
 const SET_MEMBER = '1';
 /** Events after which the run record is written again. */
-const RUN_EVENTS = new Set(['RunStarted', 'RunStatusChanged', 'RunCompleted', 'ExportStatusChanged', 'SourceFieldResolutionRecorded', 'RunContractLocked']);
+const RUN_EVENTS = new Set(['RunStarted', 'RunStatusChanged', 'RunCompleted', 'ExportStatusChanged', 'SourceFieldResolutionRecorded', 'RunContractLocked', 'PayloadsPurged']);
 
 /** How many entries each persisted map keeps cached per generation (two generations). */
 export const DEFAULT_CACHE_ENTRIES = 1024;

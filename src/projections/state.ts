@@ -109,6 +109,8 @@ export interface RunState {
   secretResolutions: Map<string, SecretResolution>;
   preflightResults: Map<string, PreflightResult>;
   checkpoints: Map<string, Checkpoint>;
+  /** Payload hash → when a purge deleted its body (PayloadsPurged); explain reports such a body as purged, not lost. */
+  purgedPayloads: Map<string, string>;
 
   anomalies: Anomaly[];
 }
@@ -156,6 +158,7 @@ export function emptyRunState(runId: string): RunState {
     secretResolutions: new Map(),
     preflightResults: new Map(),
     checkpoints: new Map(),
+    purgedPayloads: new Map(),
     anomalies: [],
   };
 }

@@ -7,7 +7,7 @@
  */
 import { Either, left, right } from 'fp-ts/Either';
 import { CANONICAL_VERSION, sha256Hex, stableHash } from '../canonical/hash';
-import { EXPORTABLE } from '../canonical/jcs';
+import { canonicalBytes, EXPORTABLE } from '../canonical/jcs';
 import { EventDataMap, EventType } from '../events/catalogue';
 import { Json, jsonProblem } from '../events/codecs';
 import { OUTCOME_TABLE, outcomeFieldProblem, OutcomeRule } from '../events/outcomes';
@@ -19,6 +19,14 @@ import type * as C from './commands';
 export interface DecideContext {
   /** A fresh 128-bit id (UUID). */
   newId(): string;
+  /** True when a payload store is configured: deciders then return the bodies to store and record their references. */
+  readonly storePayloads?: boolean;
+}
+
+/** A payload body to write to the payload store before the decision's events are appended (name = SHA-256 of the bytes). */
+export interface PayloadBody {
+  readonly hash: string;
+  readonly bytes: Buffer;
 }
 
 /** One event to append, before the envelope is added. */
@@ -27,6 +35,8 @@ export type EventDraft = { [T in EventType]: { readonly type: T; readonly data: 
 export interface Decision<R> {
   readonly events: EventDraft[];
   readonly result: R;
+  /** Bodies to store first (only when the context stores payloads); the events reference them by hash. */
+  readonly bodies?: PayloadBody[];
 }
 
 // ---------------------------------------------------------------------------
@@ -124,6 +134,24 @@ function hashOf(value: unknown, field: string): string {
     const where = problem !== null ? `${problem[0]}: ${problem[1]}` : `${field}: ${(e as Error).message}`;
     throw ledgerError('INVALID_INPUT', `cannot hash ${field}: ${where}`, { path: problem?.[0] ?? field });
   }
+}
+
+/**
+ * Hash of a payload and, when the context stores payloads, its body: the canonical JSON bytes
+ * the hash is computed over, so the reference (the store's name for the body) equals the hash.
+ */
+function payloadOf(value: unknown, field: string, ctx: DecideContext, bodies: PayloadBody[]): { hash: string; ref: string | null } {
+  if (ctx.storePayloads !== true) return { hash: hashOf(value, field), ref: null };
+  let bytes: Buffer;
+  try {
+    bytes = canonicalBytes(value);
+  } catch {
+    hashOf(value, field); // throws INVALID_INPUT naming the field
+    throw ledgerError('INVALID_INPUT', `cannot hash ${field}`, { path: field });
+  }
+  const hash = sha256Hex(bytes);
+  bodies.push({ hash, bytes });
+  return { hash, ref: hash };
 }
 
 /**
@@ -258,6 +286,10 @@ function one<R>(draft: EventDraft, result: R): Decision<R> {
   return { events: [draft], result };
 }
 
+function withBodies<R>(bodies: PayloadBody[], d: Decision<R>): Decision<R> {
+  return bodies.length === 0 ? d : { ...d, bodies };
+}
+
 // ---------------------------------------------------------------------------
 // Run
 
@@ -327,16 +359,24 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
     const rowId = i.rowId ?? ctx.newId();
     requireFreshId(state, state.rows.has(rowId), rowId, 'rowId');
     const quarantined = i.quarantined === true;
-    const sourceDataHash = quarantined ? tier3Hash(i.data) : hashOf(i.data, 'data');
+    const bodies: PayloadBody[] = [];
+    let sourceDataHash: string;
+    let sourceDataRef: string | null = null;
+    if (!quarantined) ({ hash: sourceDataHash, ref: sourceDataRef } = payloadOf(i.data, 'data', ctx, bodies));
+    else {
+      sourceDataHash = tier3Hash(i.data);
+      // a quarantined row that is not canonical JSON is stored as its tagged rendering: ref != hash
+      if (ctx.storePayloads === true) sourceDataRef = payloadOf(asJsonOrTagged(i.data), 'data', ctx, bodies).ref;
+    }
     const events: EventDraft[] = [
-      ev('RowCreated', { rowId, sourceNodeId: i.sourceNodeId, rowIndex: i.rowIndex, sourceDataHash, sourceDataRef: null, quarantined }),
+      ev('RowCreated', { rowId, sourceNodeId: i.sourceNodeId, rowIndex: i.rowIndex, sourceDataHash, sourceDataRef, quarantined }),
     ];
     let tokenId: string | null = null;
     if (i.withToken === true) {
       tokenId = ctx.newId();
       events.push(ev('TokenCreated', { tokenId, rowId, branchName: null, stepInPipeline: null }));
     }
-    return { events, result: { rowId, rowIndex: i.rowIndex, sourceDataHash, tokenId } };
+    return { events, result: { rowId, rowIndex: i.rowIndex, sourceDataHash, tokenId }, bodies };
   },
 
   createToken(state, i, ctx) {
@@ -527,12 +567,12 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
 
   recordRoutingEvent(state, i, ctx) {
     const d = routingDecision(state, { stateId: i.stateId, routes: [{ edgeId: i.edgeId, mode: i.mode }], reason: i.reason }, ctx, 'edgeId');
-    return one(d.event, { eventId: d.eventIds[0]!, routingGroupId: d.routingGroupId });
+    return withBodies(d.bodies, one(d.event, { eventId: d.eventIds[0]!, routingGroupId: d.routingGroupId }));
   },
 
   recordRoutingEvents(state, i, ctx) {
     const d = routingDecision(state, i, ctx, null);
-    return one(d.event, { routingGroupId: d.routingGroupId, eventIds: d.eventIds });
+    return withBodies(d.bodies, one(d.event, { routingGroupId: d.routingGroupId, eventIds: d.eventIds }));
   },
 
   recordCall(state, i, ctx) {
@@ -572,10 +612,15 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
     } else {
       callIndex = used.size === 0 ? 0 : Math.max(...used) + 1;
     }
-    const requestHash = hashOf(i.requestData, 'requestData');
-    const responseHash = i.responseData === undefined ? null : hashOf(i.responseData, 'responseData');
+    // a reference given by the caller is kept as it is (the body lives where the caller put it)
+    const bodies: PayloadBody[] = [];
+    const noStore: DecideContext = { newId: ctx.newId };
+    const request = payloadOf(i.requestData, 'requestData', i.requestRef === undefined ? ctx : noStore, bodies);
+    const response = i.responseData === undefined ? null : payloadOf(i.responseData, 'responseData', i.responseRef === undefined ? ctx : noStore, bodies);
+    const requestHash = request.hash;
+    const responseHash = response?.hash ?? null;
     const callId = ctx.newId();
-    return one(
+    return withBodies(bodies, one(
       ev('CallRecorded', {
         callId,
         stateId: i.stateId ?? null,
@@ -584,14 +629,14 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
         callType: i.callType,
         status: i.status,
         requestHash,
-        requestRef: i.requestRef ?? null,
+        requestRef: i.requestRef ?? request.ref,
         responseHash,
-        responseRef: i.responseRef ?? null,
+        responseRef: i.responseRef ?? response?.ref ?? null,
         errorJson: i.error ?? null,
         latencyMs: i.latencyMs ?? null,
       }),
       { callId, callIndex, requestHash, responseHash },
-    );
+    ));
   },
 
   beginOperation(state, i, ctx) {
@@ -599,14 +644,19 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
     requireNode(state, i.nodeId, 'nodeId');
     const operationId = i.operationId ?? ctx.newId();
     requireFreshId(state, state.operations.has(operationId), operationId, 'operationId');
-    const inputDataHash = i.inputData === undefined ? null : hashOf(i.inputData, 'inputData');
-    return one(ev('OperationStarted', { operationId, nodeId: i.nodeId, operationType: i.operationType, inputDataHash, inputDataRef: null }), {
-      operationId,
-      inputDataHash,
-    });
+    const bodies: PayloadBody[] = [];
+    const input = i.inputData === undefined ? null : payloadOf(i.inputData, 'inputData', ctx, bodies);
+    const inputDataHash = input?.hash ?? null;
+    return withBodies(
+      bodies,
+      one(ev('OperationStarted', { operationId, nodeId: i.nodeId, operationType: i.operationType, inputDataHash, inputDataRef: input?.ref ?? null }), {
+        operationId,
+        inputDataHash,
+      }),
+    );
   },
 
-  completeOperation(state, i) {
+  completeOperation(state, i, ctx) {
     requireRunning(state);
     const op = state.operations.get(i.operationId);
     if (op === undefined) {
@@ -617,17 +667,21 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
     }
     if (i.status === 'failed' && i.error === undefined) invalid('error', 'a failed operation needs its error');
     if (i.status !== 'failed' && i.error !== undefined) invalid('error', `a ${i.status} operation has no error`);
-    const outputDataHash = i.outputData === undefined ? null : hashOf(i.outputData, 'outputData');
-    return one(
-      ev('OperationCompleted', {
-        operationId: i.operationId,
-        status: i.status,
-        outputDataHash,
-        outputDataRef: null,
-        errorMessage: i.error ?? null,
-        durationMs: i.durationMs,
-      }),
-      { operationId: i.operationId, status: i.status },
+    const bodies: PayloadBody[] = [];
+    const output = i.outputData === undefined ? null : payloadOf(i.outputData, 'outputData', ctx, bodies);
+    return withBodies(
+      bodies,
+      one(
+        ev('OperationCompleted', {
+          operationId: i.operationId,
+          status: i.status,
+          outputDataHash: output?.hash ?? null,
+          outputDataRef: output?.ref ?? null,
+          errorMessage: i.error ?? null,
+          durationMs: i.durationMs,
+        }),
+        { operationId: i.operationId, status: i.status },
+      ),
     );
   },
 
@@ -965,6 +1019,24 @@ const DECIDERS: { [K in CommandName]: Decider<K> } = {
   },
 };
 
+/**
+ * The PayloadsPurged event of a retention purge. Allowed on an ended run (completed or failed)
+ * although it accepts no other facts; only the ledger's purge API writes it. A running or
+ * interrupted run is never purged (INVALID_TRANSITION).
+ */
+export function decidePayloadsPurged(
+  runId: string,
+  status: string,
+  hashes: string[],
+  purgedAt: string,
+  reproducibilityGrade: 'attributable_only' | null,
+): EventDraft {
+  if (status !== 'completed' && status !== 'failed') {
+    transition(`run ${runId} is ${status}; only the payloads of an ended (completed or failed) run are purged`, { runId, status });
+  }
+  return ev('PayloadsPurged', { hashes, purgedAt, reproducibilityGrade });
+}
+
 /** Node determinism that makes a run replay-reproducible at best: its outputs depend on the world, so reproducing it needs the recorded payloads. */
 export const REPLAY_DETERMINISM: ReadonlySet<string> = new Set(['external_call', 'non_deterministic', 'io_read', 'io_write']);
 
@@ -998,7 +1070,7 @@ function routingDecision(
   i: { stateId: string; routes: ReadonlyArray<{ edgeId: string; mode: 'move' | 'copy' | 'divert' }>; reason?: Json },
   ctx: DecideContext,
   singleField: string | null,
-): { event: EventDraft; routingGroupId: string; eventIds: string[] } {
+): { event: EventDraft; routingGroupId: string; eventIds: string[]; bodies: PayloadBody[] } {
   requireRunning(state);
   const ns = requireState(state, i.stateId, 'stateId');
   if (ns.status === 'open' || ns.status === 'pending') {
@@ -1022,16 +1094,19 @@ function routingDecision(
     return { eventId: ctx.newId(), edgeId: r.edgeId, mode: r.mode, ordinal };
   });
   const routingGroupId = ctx.newId();
+  const bodies: PayloadBody[] = [];
+  const reason = i.reason === undefined ? null : payloadOf(i.reason, 'reason', ctx, bodies);
   return {
     event: ev('RoutingDecided', {
       stateId: i.stateId,
       routingGroupId,
       routes,
-      reasonHash: i.reason === undefined ? null : hashOf(i.reason, 'reason'),
-      reasonRef: null,
+      reasonHash: reason?.hash ?? null,
+      reasonRef: reason?.ref ?? null,
     }),
     routingGroupId,
     eventIds: routes.map((r) => r.eventId),
+    bodies,
   };
 }
 

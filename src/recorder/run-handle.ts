@@ -23,6 +23,7 @@ import { DeferredProjection, ProjectionDelta, ProjectionTracker } from '../proje
 import type { RunState } from '../projections/state';
 import type { EventStore, ExpectedRevision, ProposedEvent } from '../store/port';
 import * as C from './commands';
+import type { PayloadStore } from '../payloads/store';
 import { CommandInputs, CommandName, CommandResults, DecideContext, decide, EventDraft } from './decide';
 
 export interface RecorderDeps {
@@ -32,6 +33,8 @@ export interface RecorderDeps {
   readonly newId: () => string;
   readonly correlationId: string | null;
   readonly causationId: string | null;
+  /** The payload store: when set, bodies (row data, call request and response, routing reasons, operation input and output) are written to it before each append. */
+  readonly payloads?: PayloadStore | null;
 }
 
 const INPUT_CODECS: { [K in CommandName]: t.Decoder<unknown, CommandInputs[K]> } = {
@@ -175,6 +178,7 @@ export class RunHandle {
     this.streamId = runStreamId(state.runId);
     // ids generated for a persisted projection are known to be in no table yet (ProjectionTracker.fresh)
     this.ctx = {
+      storePayloads: (deps.payloads ?? null) !== null,
       newId:
         tracker === null
           ? deps.newId
@@ -417,7 +421,8 @@ export class RunHandle {
     const input = decodeOrThrow(INPUT_CODECS[name], raw, `${name} input`);
     const decision = decide(this.state, name, input, this.ctx);
     if (decision._tag === 'Left') throw decision.left;
-    const { events, result } = decision.right;
+    const { events, result, bodies } = decision.right;
+    if (bodies !== undefined && bodies.length > 0) this.storeBodies(name, bodies);
     if (events.length === 0) {
       // nothing to write (an idempotent repeat): final once what it repeats is stored
       const after = this.lastWrite;
@@ -438,6 +443,23 @@ export class RunHandle {
       }
     });
     return { result, stored };
+  }
+
+  /**
+   * Writes a decision's payload bodies before its events are appended. A failed write fails the
+   * command with STORE_UNAVAILABLE and nothing is appended; a body written for a command that
+   * then fails stays unreferenced (bodies are content-addressed, so this is harmless).
+   */
+  private storeBodies(name: string, bodies: readonly { hash: string; bytes: Buffer }[]): void {
+    const store = this.deps.payloads!;
+    for (const b of bodies) {
+      try {
+        store.putVerified(b.hash, b.bytes);
+      } catch (e) {
+        if (isLedgerError(e, 'STORE_UNAVAILABLE')) throw e;
+        throw ledgerError('STORE_UNAVAILABLE', `${name} on run ${this.runId}: a payload body could not be stored; nothing was appended`, { runId: this.runId }, e);
+      }
+    }
   }
 
   private async execute<K extends CommandName>(name: K, raw: unknown): Promise<CommandResults[K]> {

@@ -71,6 +71,12 @@ function handWritten(): Envelope[] {
   return [
     { eventId: id(1), type: 'RunStatusChanged', data: { status: 'running', reason: 'resumed after checkpoint' }, metadata: meta(1) },
     { eventId: id(2), type: 'ExportStatusChanged', data: { status: 'completed', error: null, format: 'jsonl', sink: 'file://audit.jsonl' }, metadata: meta(2) },
+    {
+      eventId: id(6),
+      type: 'PayloadsPurged',
+      data: { hashes: ['a'.repeat(64)], purgedAt: '2026-01-02T03:04:05.678Z', reproducibilityGrade: 'attributable_only' },
+      metadata: meta(6),
+    },
     { eventId: id(3), type: 'NodeOutputContractUpdated', data: { nodeId: id(100), outputContractJson: { fields: ['a', 'b'] } }, metadata: meta(3) },
     { eventId: id(4), type: 'NodeStatePending', data: { stateId: id(101), durationMs: 12.5, contextAfterJson: null }, metadata: meta(4) },
     {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { recordDemoRun } from '../../workloads/demo';
-import { CliIO, storeOption, withLedger } from '../context';
+import { CliIO, payloadsFromOption, payloadsOption, storeOption, withLedger } from '../context';
 import { parsePositiveInt, println } from '../options';
 import { progressBar } from '../progress';
 
@@ -10,9 +10,10 @@ export function registerDemo(program: Command, io: CliIO): void {
     .addHelpText('after', '\nExample:\n  lineage-ledger demo --rows 50 --store sqlite:./lineage.db\n')
     .description('record a realistic sample pipeline run (fork, calls, coalesce, aggregation batch, expansion, quarantined and failed rows)')
     .addOption(storeOption())
+    .addOption(payloadsOption())
     .option('--rows <n>', 'source rows to process', parsePositiveInt('--rows'), 20)
     .option('--json', 'print the summary as JSON')
-    .action(async (opts: { store: string; rows: number; json?: boolean }) => {
+    .action(async (opts: { store: string; rows: number; json?: boolean; payloads?: string }) => {
       await withLedger(opts.store, async (ledger) => {
         const bar = progressBar('recording', opts.rows, io.stderr);
         const summary = await recordDemoRun(ledger, { rows: opts.rows, onRow: (i) => bar.update(i + 1) });
@@ -27,7 +28,7 @@ export function registerDemo(program: Command, io: CliIO): void {
             `${summary.rows} source rows (${summary.validRows} through to the sink, ${summary.quarantinedRows} quarantined, ` +
             `${summary.discardedRows} discarded, ${summary.failedRows} failed), ${summary.batches} batches, ${summary.sinkTokens} sink tokens\n`,
         );
-      });
+      }, { payloads: payloadsFromOption(opts.payloads) });
     });
 
 }

@@ -13,13 +13,14 @@ import {
   renderMermaid,
   renderRowExplanationText,
 } from '../../lineage/render';
-import { CliIO, storeOption, withLedger } from '../context';
+import { CliIO, payloadsFromOption, payloadsOption, storeOption, withLedger } from '../context';
 import { asOfOption } from '../options';
 
 export const EXPLAIN_FORMATS = ['text', 'json', 'dot', 'mermaid'] as const;
 export type ExplainFormat = (typeof EXPLAIN_FORMATS)[number];
 
 interface ExplainOptions {
+  payloads?: string;
   store: string;
   run: string;
   token?: string;
@@ -49,6 +50,7 @@ export function registerExplain(program: Command, io: CliIO): void {
         'or a row (every path of the row); --descendants shows what became of it instead',
     )
     .addOption(storeOption())
+    .addOption(payloadsOption())
     .requiredOption('--run <id>', 'run id, or "latest"')
     .option('--token <id>', 'the token to explain')
     .option('--row <id|index>', 'the source row to explain: a row id, or a row index (digits)')
@@ -96,6 +98,6 @@ export function registerExplain(program: Command, io: CliIO): void {
           default:
             io.stdout.write(text());
         }
-      }, { create: false });
+      }, { create: false, payloads: payloadsFromOption(opts.payloads) });
     });
 }

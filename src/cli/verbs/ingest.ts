@@ -5,7 +5,7 @@ import { isLedgerError, LedgerError, ledgerError } from '../../errors';
 import type { Ledger } from '../../ledger';
 import type { CommandName } from '../../recorder/decide';
 import { COMMAND_NAMES, RunHandle } from '../../recorder/run-handle';
-import { CliIO, storeOption, withLedger } from '../context';
+import { CliIO, payloadsFromOption, payloadsOption, storeOption, withLedger } from '../context';
 import { println } from '../options';
 import { progressBar } from '../progress';
 
@@ -103,9 +103,10 @@ export function registerIngest(program: Command, io: CliIO): void {
     .description('apply JSON Lines of recorder commands ({"runId", "op", "input"} per line; a beginRun line begins a run) through the recorder checks; stops at the first bad line')
     .argument('<file>', 'the JSON Lines file, or - for stdin')
     .addOption(storeOption())
+    .addOption(payloadsOption())
     .option('--json', 'print the report as JSON: {applied, runs, failed?: {line, code, path, message}}')
     .addHelpText('after', '\nExample:\n  lineage-ledger ingest commands.jsonl --store sqlite:./lineage.db --json\n')
-    .action(async (file: string, opts: { store: string; json?: boolean }) => {
+    .action(async (file: string, opts: { store: string; json?: boolean; payloads?: string }) => {
       let input: NodeJS.ReadableStream;
       if (file === '-') input = process.stdin;
       else {
@@ -119,7 +120,7 @@ export function registerIngest(program: Command, io: CliIO): void {
         } finally {
           bar.finish();
         }
-      });
+      }, { payloads: payloadsFromOption(opts.payloads) });
       if (opts.json === true) println(io, JSON.stringify(report));
       else io.stderr.write(`applied ${report.applied} lines to ${report.runs.length} runs${report.failed ? `; stopped at line ${report.failed.line}` : ''}\n`);
       if (report.failed !== undefined) {

@@ -3,10 +3,11 @@ import type { Command } from 'commander';
 import { buildCollector, DEFAULT_BODY_LIMIT } from '../../collector/server';
 import { ledgerError } from '../../errors';
 import { loadSigner } from '../../export/keys';
-import { CliIO, storeOption, withLedger } from '../context';
+import { CliIO, payloadsFromOption, payloadsOption, storeOption, withLedger } from '../context';
 import { parsePositiveInt } from '../options';
 
 interface ServeOpts {
+  payloads?: string;
   store: string;
   listen: string;
   tokenFile?: string;
@@ -30,6 +31,7 @@ export function registerServe(program: Command, io: CliIO): void {
     .command('serve')
     .description('run the HTTP collector: the recorder behind a JSON API (see docs/collector.md), until SIGTERM or SIGINT')
     .addOption(storeOption())
+    .addOption(payloadsOption())
     .option('--listen <host:port>', 'address to listen on (port 0: a free port, printed)', '127.0.0.1:8080')
     .option('--token-file <file>', 'require Authorization: Bearer <token> (the file\'s first line) on every route but /v1/health; needed to listen beyond loopback')
     .option('--body-limit <bytes>', 'largest request body', parsePositiveInt('--body-limit'), DEFAULT_BODY_LIMIT)
@@ -79,7 +81,7 @@ export function registerServe(program: Command, io: CliIO): void {
           process.on('SIGTERM', stop);
           process.on('SIGINT', stop);
         });
-      });
+      }, { payloads: payloadsFromOption(opts.payloads) });
       io.stderr.write('stopped\n');
     });
 }
