@@ -159,6 +159,15 @@ export const Id = refined('Id', isId, `an id (1-${ID_MAX_LENGTH} characters from
 /** An event id: always a lowercase UUID (EventStoreDB stores event ids as UUIDs). */
 export const Uuid = refined('Uuid', isUuid, 'a lowercase UUID');
 /** A SHA-256 digest as 64 lowercase hex characters (never truncated). */
+/**
+ * A hex digest as given by a system whose hashes are not all full SHA-256: 16 to 64 lowercase hex
+ * characters. Only where ELSPETH's Landscape writes shorter ones (an outcome's error_hash is the
+ * first 16 hex of a SHA-256, schema and schema-contract hashes are 32), so an imported run keeps
+ * them as they were. The ledger's own content hashes are always `Hash`.
+ */
+export const DIGEST_PATTERN = '^[0-9a-f]{16,64}$';
+const DIGEST_RE = /^[0-9a-f]{16,64}$/;
+export const Digest = refined('Digest', (u): u is string => typeof u === 'string' && DIGEST_RE.test(u), 'a hex digest (16 to 64 lowercase hex characters)');
 export const Hash = refined('Hash', (u): u is string => typeof u === 'string' && HASH_RE.test(u), 'a SHA-256 hex digest (64 lowercase hex characters)');
 /** An ISO-8601 UTC timestamp with an explicit offset (Z or +00:00). */
 export const Timestamp = refined(

@@ -24,6 +24,8 @@ import type * as t from 'io-ts';
 import { EVENT_CATALOGUE, EVENT_TYPES } from './catalogue';
 import {
   Bool,
+  Digest,
+  DIGEST_PATTERN,
   Hash,
   Id,
   ID_MAX_LENGTH,
@@ -119,6 +121,19 @@ const SCALARS = new Map<t.Mixed, Named | JsonSchema>([
         description: 'An ISO-8601 date-time with an explicit offset (Z or ±hh:mm), e.g. 2026-01-02T03:04:05.678Z. The ledger writes UTC with milliseconds and Z.',
         type: 'string',
         pattern: TIMESTAMP_PATTERN,
+      }),
+    },
+  ],
+  [
+    Digest,
+    {
+      name: 'Digest',
+      schema: () => ({
+        description: 'A hex digest of 16 to 64 lowercase hex characters: the hashes ELSPETH truncates (error, schema and schema-contract hashes), kept as an imported run had them.',
+        type: 'string',
+        minLength: 16,
+        maxLength: 64,
+        pattern: DIGEST_PATTERN,
       }),
     },
   ],
