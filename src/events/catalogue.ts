@@ -11,6 +11,7 @@ import * as t from 'io-ts';
 import {
   arrayOf,
   Bool,
+  Digest,
   Hash,
   Id,
   Int,
@@ -78,7 +79,7 @@ const RunStarted = struct('RunStarted', {
   reproducibilityGrade: nullable(ReproducibilityGrade),
   sourceSchemaJson: nullable(JsonValue),
   schemaContractJson: nullable(JsonValue),
-  schemaContractHash: nullable(Hash),
+  schemaContractHash: nullable(Digest),
 });
 
 const RunStatusChanged = struct('RunStatusChanged', {
@@ -105,7 +106,7 @@ const SourceFieldResolutionRecorded = struct('SourceFieldResolutionRecorded', {
 
 const RunContractLocked = struct('RunContractLocked', {
   schemaContractJson: JsonValue,
-  schemaContractHash: Hash,
+  schemaContractHash: Digest,
 });
 
 const NodeRegistered = struct('NodeRegistered', {
@@ -116,7 +117,7 @@ const NodeRegistered = struct('NodeRegistered', {
   determinism: Determinism,
   config: JsonValue,
   configHash: Hash,
-  schemaHash: nullable(Hash),
+  schemaHash: nullable(Digest),
   schemaMode: nullable(SchemaMode),
   schemaFields: nullable(JsonValue),
   sequenceInPipeline: nullable(NonNegativeInt),
@@ -305,11 +306,18 @@ const BatchRetried = struct('BatchRetried', {
   members: arrayOf(struct('RetriedMember', { tokenId: Id, ordinal: NonNegativeInt })),
 });
 
-const BatchOutputToken = struct('BatchOutputToken', {
-  tokenId: Id,
-  /** The row the output token is filed under: the first member's row. */
-  rowId: Id,
-});
+const BatchOutputToken = struct(
+  'BatchOutputToken',
+  {
+    tokenId: Id,
+    /** The row the output token is filed under: the first member's row. */
+    rowId: Id,
+  },
+  {
+    /** Version 2: the id ELSPETH gave the outputs' expand group (imported runs; absent otherwise). */
+    expandGroupId: nullable(Id),
+  },
+);
 const BatchOutputsProduced = struct('BatchOutputsProduced', {
   batchId: Id,
   stepInPipeline: nullable(NonNegativeInt),
@@ -340,7 +348,7 @@ const TokenOutcomeRecorded = struct('TokenOutcomeRecorded', {
   forkGroupId: nullable(Id),
   joinGroupId: nullable(Id),
   expandGroupId: nullable(Id),
-  errorHash: nullable(Hash),
+  errorHash: nullable(Digest),
   contextJson: nullable(JsonValue),
   expectedBranchesJson: nullable(JsonValue),
 });
@@ -443,7 +451,7 @@ export const EVENT_CATALOGUE = {
   BatchMemberAdded: { codec: BatchMemberAdded, schemaVersion: 1, summary: 'a token joined a batch' },
   BatchStatusChanged: { codec: BatchStatusChanged, schemaVersion: 1, summary: 'a batch moved to executing, completed or failed' },
   BatchRetried: { codec: BatchRetried, schemaVersion: 1, summary: 'a failed batch was retried as a new batch with the same members' },
-  BatchOutputsProduced: { codec: BatchOutputsProduced, schemaVersion: 1, summary: 'a batch produced output tokens (parents: every member) and artifacts' },
+  BatchOutputsProduced: { codec: BatchOutputsProduced, schemaVersion: 2, summary: 'a batch produced output tokens (parents: every member) and artifacts' },
   ArtifactRegistered: { codec: ArtifactRegistered, schemaVersion: 1, summary: 'a sink output, linked to every state that wrote into it' },
   TokenOutcomeRecorded: { codec: TokenOutcomeRecorded, schemaVersion: 1, summary: "a token's outcome (terminal, or buffered)" },
   ValidationErrorRecorded: { codec: ValidationErrorRecorded, schemaVersion: 1, summary: 'a source row failed schema validation (also when discarded)' },

@@ -135,9 +135,39 @@ export function isUuid(u: unknown): u is string {
   return typeof u === 'string' && u.length === 36 && UUID_RE.test(u);
 }
 
-/** A full 128-bit id: a lowercase RFC 9562 UUID (v4 or v7 from this library). */
-export const Id = refined('Id', isUuid, 'a lowercase UUID');
+/**
+ * The one rule for entity ids (runs, nodes, edges, rows, tokens, states, groups, calls,
+ * operations, batches, outcomes, errors, artifacts, checkpoints, ...): 1 to 64 characters from
+ * `A-Z a-z 0-9 _ . : -`, the first a letter or digit. The ledger generates lowercase UUIDv7s,
+ * which fit it; a caller may choose its own keys (ELSPETH's node ids `transform_upper_3f2a9c1b7d4e`,
+ * its 32-hex run and token ids, `out_02bf3ffba302`, `cp-<32 hex>`). ASCII only, so every store
+ * orders and compares ids the same way, and no separator used in composite keys (U+0000) or
+ * path (`/`) can occur in one.
+ */
+export const ID_MAX_LENGTH = 64;
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+/** The `Id` rule as a JSON Schema / ECMAScript pattern. */
+export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$';
+
+/** True for an entity id (see `Id`): a lowercase UUID or a caller key. */
+export function isId(u: unknown): u is string {
+  return typeof u === 'string' && u.length <= ID_MAX_LENGTH && ID_RE.test(u);
+}
+
+/** An entity id: a generated lowercase UUIDv7, or a caller key (see `isId`). */
+export const Id = refined('Id', isId, `an id (1-${ID_MAX_LENGTH} characters from A-Z a-z 0-9 _ . : -, starting with a letter or digit)`);
+/** An event id: always a lowercase UUID (EventStoreDB stores event ids as UUIDs). */
+export const Uuid = refined('Uuid', isUuid, 'a lowercase UUID');
 /** A SHA-256 digest as 64 lowercase hex characters (never truncated). */
+/**
+ * A hex digest as given by a system whose hashes are not all full SHA-256: 16 to 64 lowercase hex
+ * characters. Only where ELSPETH's Landscape writes shorter ones (an outcome's error_hash is the
+ * first 16 hex of a SHA-256, schema and schema-contract hashes are 32), so an imported run keeps
+ * them as they were. The ledger's own content hashes are always `Hash`.
+ */
+export const DIGEST_PATTERN = '^[0-9a-f]{16,64}$';
+const DIGEST_RE = /^[0-9a-f]{16,64}$/;
+export const Digest = refined('Digest', (u): u is string => typeof u === 'string' && DIGEST_RE.test(u), 'a hex digest (16 to 64 lowercase hex characters)');
 export const Hash = refined('Hash', (u): u is string => typeof u === 'string' && HASH_RE.test(u), 'a SHA-256 hex digest (64 lowercase hex characters)');
 /** An ISO-8601 UTC timestamp with an explicit offset (Z or +00:00). */
 export const Timestamp = refined(

@@ -72,7 +72,10 @@ export function toProposedEvent(e: LedgerEvent): ProposedEvent {
  */
 export type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 export type UpcasterTable = Partial<Record<EventType, Readonly<Record<number, Upcaster>>>>;
-export const UPCASTERS: UpcasterTable = {};
+export const UPCASTERS: UpcasterTable = {
+  // version 2 added the optional BatchOutputToken.expandGroupId: a version 1 event reads as it is
+  BatchOutputsProduced: { 1: (data) => data },
+};
 
 export interface DecodeOptions {
   readonly upcasters?: UpcasterTable;

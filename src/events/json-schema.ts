@@ -24,8 +24,12 @@ import type * as t from 'io-ts';
 import { EVENT_CATALOGUE, EVENT_TYPES } from './catalogue';
 import {
   Bool,
+  Digest,
+  DIGEST_PATTERN,
   Hash,
   Id,
+  ID_MAX_LENGTH,
+  ID_PATTERN,
   Int,
   JsonObjectC,
   JsonValue,
@@ -35,6 +39,7 @@ import {
   PositiveInt,
   Str,
   Timestamp,
+  Uuid,
 } from './codecs';
 import { EventMetadata, RUN_STREAM_PREFIX } from './envelope';
 
@@ -48,7 +53,7 @@ export const EVENT_SCHEMA_PATH = 'schema/events.schema.json';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-/** A lowercase RFC 9562 UUID, versions 1-8, RFC variant (the `Id` codec). */
+/** A lowercase RFC 9562 UUID, versions 1-8, RFC variant (the `Uuid` codec: event ids). */
 export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$';
 /** A SHA-256 digest in lowercase hex (the `Hash` codec). */
 export const HASH_PATTERN = '^[0-9a-f]{64}$';
@@ -73,7 +78,21 @@ const SCALARS = new Map<t.Mixed, Named | JsonSchema>([
     {
       name: 'Id',
       schema: () => ({
-        description: 'A full 128-bit id: a lowercase RFC 9562 UUID (versions 1-8, RFC variant; the ledger writes version 7).',
+        description:
+          'An entity id: 1-64 characters from A-Z a-z 0-9 _ . : -, starting with a letter or digit. The ledger generates lowercase UUIDs (version 7); callers may choose their own keys (e.g. ELSPETH node ids such as transform_upper_3f2a9c1b7d4e).',
+        type: 'string',
+        minLength: 1,
+        maxLength: ID_MAX_LENGTH,
+        pattern: ID_PATTERN,
+      }),
+    },
+  ],
+  [
+    Uuid,
+    {
+      name: 'Uuid',
+      schema: () => ({
+        description: 'A full 128-bit id: a lowercase RFC 9562 UUID (versions 1-8, RFC variant; the ledger writes version 7). Event ids are always UUIDs.',
         type: 'string',
         minLength: 36,
         maxLength: 36,
@@ -102,6 +121,19 @@ const SCALARS = new Map<t.Mixed, Named | JsonSchema>([
         description: 'An ISO-8601 date-time with an explicit offset (Z or ±hh:mm), e.g. 2026-01-02T03:04:05.678Z. The ledger writes UTC with milliseconds and Z.',
         type: 'string',
         pattern: TIMESTAMP_PATTERN,
+      }),
+    },
+  ],
+  [
+    Digest,
+    {
+      name: 'Digest',
+      schema: () => ({
+        description: 'A hex digest of 16 to 64 lowercase hex characters: the hashes ELSPETH truncates (error, schema and schema-contract hashes), kept as an imported run had them.',
+        type: 'string',
+        minLength: 16,
+        maxLength: 64,
+        pattern: DIGEST_PATTERN,
       }),
     },
   ],
@@ -258,7 +290,7 @@ export function eventJsonSchema(): JsonSchema {
         type: 'object',
         required: ['eventId', 'type', 'data', 'metadata'],
         properties: {
-          eventId: schemaOf(Id, defs, `${type}.eventId`),
+          eventId: schemaOf(Uuid, defs, `${type}.eventId`),
           type: { const: type },
           data,
           metadata: { ...metadata, type: 'object', properties: { schemaVersion: { const: entry.schemaVersion } } },

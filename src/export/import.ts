@@ -354,6 +354,8 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
     const members = membersOf.get(batchId) ?? [];
     const memberKeys = members.map((k) => `${ent<'batch_member'>(k).tokenId}#${ent<'batch_member'>(k).ordinal}`);
     const outTokens = new Set<number>();
+    const outputGroup = new Map<string, string | null>();
+    for (const o of outputs) outputGroup.set(ent<'batch_output'>(o).outputId, ent<'batch_output'>(o).expandGroupId);
     let cur: Segment | null = null;
     const segments: Segment[] = [];
     for (const o of outputs) {
@@ -393,7 +395,11 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
         {
           batchId,
           stepInPipeline: first === null ? null : first.stepInPipeline,
-          tokens: toks.map((t) => ({ tokenId: ent<'token'>(t).tokenId, rowId: ent<'token'>(t).rowId })),
+          tokens: toks.map((t) => {
+            const tok = ent<'token'>(t);
+            const eg = outputGroup.get(tok.tokenId) ?? null;
+            return eg === null ? { tokenId: tok.tokenId, rowId: tok.rowId } : { tokenId: tok.tokenId, rowId: tok.rowId, expandGroupId: eg };
+          }),
           artifactIds: s.artifacts.map((a) => ent<'batch_output'>(a).outputId),
         },
         first === null ? null : first.createdAt,

@@ -22,6 +22,7 @@ import {
 import {
   arrayOf,
   Bool,
+  Digest,
   Hash,
   Id,
   JsonValue,
@@ -47,7 +48,7 @@ export const RunEntity = struct('run', {
   sourceSchemaJson: nullable(JsonValue),
   sourceFieldResolutionJson: nullable(JsonValue),
   schemaContractJson: nullable(JsonValue),
-  schemaContractHash: nullable(Hash),
+  schemaContractHash: nullable(Digest),
   exportStatus: nullable(ExportStatus),
   exportError: nullable(Str),
   exportedAt: nullable(Timestamp),
@@ -157,6 +158,8 @@ export const BatchOutputEntity = struct('batch_output', {
   outputType: literalUnion('BatchOutputType', ['token', 'artifact']),
   outputId: Id,
   ordinal: NonNegativeInt,
+  /** For a token output of an imported ELSPETH run: the expand group ELSPETH created it in (null otherwise). */
+  expandGroupId: nullable(Id),
 });
 
 export const ArtifactEntity = struct('artifact', {

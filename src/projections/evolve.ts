@@ -439,11 +439,11 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
           createdAt: at,
         });
         for (const m of members) linkParent(state, anomaly, out.tokenId, m.tokenId, m.ordinal);
-        outputs.push({ batchId: d.batchId, outputType: 'token', outputId: out.tokenId, ordinal: outputs.length });
+        outputs.push({ batchId: d.batchId, outputType: 'token', outputId: out.tokenId, ordinal: outputs.length, expandGroupId: out.expandGroupId ?? null });
         group?.childTokenIds.push(out.tokenId);
       }
       for (const artifactId of d.artifactIds) {
-        outputs.push({ batchId: d.batchId, outputType: 'artifact', outputId: artifactId, ordinal: outputs.length });
+        outputs.push({ batchId: d.batchId, outputType: 'artifact', outputId: artifactId, ordinal: outputs.length, expandGroupId: null });
         if (!state.artifacts.has(artifactId)) anomaly(`batch ${d.batchId} output names unknown artifact ${artifactId}`);
       }
       break;

@@ -145,7 +145,7 @@ export function follow(store: EventStore, target: FollowTarget, options: FollowR
   const common = commonOptions(store, options);
   if (target === 'all') return new AllFollower(store, options as FollowAllOptions, common);
   if (target === null || typeof target !== 'object' || !Id.is((target as { runId?: unknown }).runId)) {
-    throw ledgerError('INVALID_INPUT', `follow: target must be 'all' or { runId } with a lowercase UUID, got ${describe(target)}`, { path: 'target' });
+    throw ledgerError('INVALID_INPUT', `follow: target must be 'all' or { runId } with a run id, got ${describe(target)}`, { path: 'target' });
   }
   return new RunFollower(store, target.runId, options as FollowRunOptions, common);
 }

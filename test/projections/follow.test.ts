@@ -390,7 +390,7 @@ describe.each(ADAPTERS)('follow on the %s store', (_name, open) => {
       }
       expect(isLedgerError(caught, 'INVALID_INPUT')).toBe(true);
     };
-    bad(() => follow(store, { runId: 'not-a-uuid' }));
+    bad(() => follow(store, { runId: 'not a run id' }));
     bad(() => follow(store, 'everything' as 'all'));
     bad(() => follow(store, { runId }, { from: 'x' }));
     bad(() => follow(store, { runId }, { from: -2 }));

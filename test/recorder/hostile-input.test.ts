@@ -24,7 +24,8 @@ test('a rejected value never appears in the message, details, JSON or inspect ou
   const attempts: Array<() => Promise<unknown>> = [
     () => run.recordSecretResolutions([{ envVarName: 'API_KEY', source: 'env', fingerprint: SECRET } as never]),
     () => run.createRow({ sourceNodeId: nodeId, rowIndex: SECRET as never, data: {} }),
-    () => run.createRow({ sourceNodeId: SECRET, rowIndex: 0, data: {} }),
+    // not an id (a slash): a well-formed unknown id is NODE_NOT_FOUND and named, as ids are
+    () => run.createRow({ sourceNodeId: `${SECRET}/x`, rowIndex: 0, data: {} }),
     () => run.registerNode({ pluginName: 's', nodeType: SECRET as never, pluginVersion: '1', config: {} }),
   ];
   for (const attempt of attempts) {

@@ -72,7 +72,7 @@ describe('recorder invariants (rejected with a code, nothing appended)', () => {
 
   test('input validation reports the io-ts path of the bad field', async () => {
     await rejected(f, () => f.run.createRow({ sourceNodeId: f.source, rowIndex: -1, data: {} }), 'INVALID_INPUT', 'rowIndex');
-    await rejected(f, () => f.run.createRow({ sourceNodeId: 'not-a-uuid', rowIndex: 1, data: {} }), 'INVALID_INPUT', 'sourceNodeId');
+    await rejected(f, () => f.run.createRow({ sourceNodeId: 'not an id', rowIndex: 1, data: {} }), 'INVALID_INPUT', 'sourceNodeId');
     await rejected(f, () => f.run.registerNode({ pluginName: 'x', nodeType: 'bogus' as never, pluginVersion: '1', config: {} }), 'INVALID_INPUT', 'nodeType');
     await rejected(f, () => f.run.createToken({ rowId: f.rowId, extra: 1 } as never), 'INVALID_INPUT', 'extra');
     await rejected(f, () => f.run.createRow({ sourceNodeId: f.source, rowIndex: 1, data: {}, quarantined: 'yes' } as never), 'INVALID_INPUT', 'quarantined');
