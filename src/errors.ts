@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   IMPORT_FAILED: 'an export bundle could not be imported',
   KEY_INVALID: 'a signing or verification key is unusable',
   NOT_FOUND: 'a requested file or item does not exist',
+  NOT_A_LANDSCAPE: 'the file is not an ELSPETH Landscape audit database (a table or the schema epoch is missing)',
 } as const;
 
 export type LedgerErrorCode = keyof typeof ERROR_CODES;
