@@ -49,29 +49,29 @@ export interface LandscapeRunSummary {
 
 /** Run ids are joined to each table through these (tables without a run_id column go through their parent). */
 const RUN_SCOPED_SQL: Record<LandscapeTable, string> = {
-  runs: 'SELECT * FROM runs WHERE run_id = ?',
-  nodes: 'SELECT * FROM nodes WHERE run_id = ? ORDER BY sequence_in_pipeline IS NULL, sequence_in_pipeline, registered_at, node_id',
-  edges: 'SELECT * FROM edges WHERE run_id = ? ORDER BY created_at, edge_id',
-  rows: 'SELECT * FROM rows WHERE run_id = ? ORDER BY row_index, row_id',
-  tokens: 'SELECT * FROM tokens WHERE run_id = ? ORDER BY created_at, token_id',
+  runs: 'SELECT * FROM runs WHERE run_id = @run',
+  nodes: 'SELECT * FROM nodes WHERE run_id = @run ORDER BY sequence_in_pipeline IS NULL, sequence_in_pipeline, registered_at, node_id',
+  edges: 'SELECT * FROM edges WHERE run_id = @run ORDER BY created_at, edge_id',
+  rows: 'SELECT * FROM rows WHERE run_id = @run ORDER BY row_index, row_id',
+  tokens: 'SELECT * FROM tokens WHERE run_id = @run ORDER BY created_at, token_id',
   token_parents:
-    'SELECT tp.* FROM token_parents tp WHERE tp.token_id IN (SELECT token_id FROM tokens WHERE run_id = ?) ORDER BY tp.token_id, tp.ordinal',
-  token_outcomes: 'SELECT * FROM token_outcomes WHERE run_id = ? ORDER BY recorded_at, outcome_id',
-  node_states: 'SELECT * FROM node_states WHERE run_id = ? ORDER BY started_at, state_id',
-  secret_resolutions: 'SELECT * FROM secret_resolutions WHERE run_id = ? ORDER BY timestamp, resolution_id',
-  preflight_results: 'SELECT * FROM preflight_results WHERE run_id = ? ORDER BY created_at, result_id',
-  operations: 'SELECT * FROM operations WHERE run_id = ? ORDER BY started_at, operation_id',
-  calls: `SELECT c.* FROM calls c WHERE c.state_id IN (SELECT state_id FROM node_states WHERE run_id = ?1)
-            OR c.operation_id IN (SELECT operation_id FROM operations WHERE run_id = ?1) ORDER BY c.created_at, c.call_id`,
+    'SELECT tp.* FROM token_parents tp WHERE tp.token_id IN (SELECT token_id FROM tokens WHERE run_id = @run) ORDER BY tp.token_id, tp.ordinal',
+  token_outcomes: 'SELECT * FROM token_outcomes WHERE run_id = @run ORDER BY recorded_at, outcome_id',
+  node_states: 'SELECT * FROM node_states WHERE run_id = @run ORDER BY started_at, state_id',
+  secret_resolutions: 'SELECT * FROM secret_resolutions WHERE run_id = @run ORDER BY timestamp, resolution_id',
+  preflight_results: 'SELECT * FROM preflight_results WHERE run_id = @run ORDER BY created_at, result_id',
+  operations: 'SELECT * FROM operations WHERE run_id = @run ORDER BY started_at, operation_id',
+  calls: `SELECT c.* FROM calls c WHERE c.state_id IN (SELECT state_id FROM node_states WHERE run_id = @run)
+            OR c.operation_id IN (SELECT operation_id FROM operations WHERE run_id = @run) ORDER BY c.created_at, c.call_id`,
   routing_events:
-    'SELECT re.* FROM routing_events re WHERE re.state_id IN (SELECT state_id FROM node_states WHERE run_id = ?) ORDER BY re.created_at, re.routing_group_id, re.ordinal',
-  batches: 'SELECT * FROM batches WHERE run_id = ? ORDER BY created_at, batch_id',
-  batch_members: 'SELECT bm.* FROM batch_members bm WHERE bm.batch_id IN (SELECT batch_id FROM batches WHERE run_id = ?) ORDER BY bm.batch_id, bm.ordinal',
-  batch_outputs: 'SELECT bo.* FROM batch_outputs bo WHERE bo.batch_id IN (SELECT batch_id FROM batches WHERE run_id = ?) ORDER BY bo.batch_id, bo.batch_output_id',
-  artifacts: 'SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, artifact_id',
-  validation_errors: 'SELECT * FROM validation_errors WHERE run_id = ? ORDER BY created_at, error_id',
-  transform_errors: 'SELECT * FROM transform_errors WHERE run_id = ? ORDER BY created_at, error_id',
-  checkpoints: 'SELECT * FROM checkpoints WHERE run_id = ? ORDER BY sequence_number, created_at, checkpoint_id',
+    'SELECT re.* FROM routing_events re WHERE re.state_id IN (SELECT state_id FROM node_states WHERE run_id = @run) ORDER BY re.created_at, re.routing_group_id, re.ordinal',
+  batches: 'SELECT * FROM batches WHERE run_id = @run ORDER BY created_at, batch_id',
+  batch_members: 'SELECT bm.* FROM batch_members bm WHERE bm.batch_id IN (SELECT batch_id FROM batches WHERE run_id = @run) ORDER BY bm.batch_id, bm.ordinal',
+  batch_outputs: 'SELECT bo.* FROM batch_outputs bo WHERE bo.batch_id IN (SELECT batch_id FROM batches WHERE run_id = @run) ORDER BY bo.batch_id, bo.batch_output_id',
+  artifacts: 'SELECT * FROM artifacts WHERE run_id = @run ORDER BY created_at, artifact_id',
+  validation_errors: 'SELECT * FROM validation_errors WHERE run_id = @run ORDER BY created_at, error_id',
+  transform_errors: 'SELECT * FROM transform_errors WHERE run_id = @run ORDER BY created_at, error_id',
+  checkpoints: 'SELECT * FROM checkpoints WHERE run_id = @run ORDER BY sequence_number, created_at, checkpoint_id',
 };
 
 export class LandscapeDb {
@@ -151,7 +151,7 @@ export class LandscapeDb {
   readRun(runId: string): RunTables {
     const out = {} as RunTables;
     for (const table of [...REQUIRED_TABLES, ...OPTIONAL_TABLES]) {
-      out[table] = this.tables.has(table) ? (this.db.prepare(RUN_SCOPED_SQL[table]).all(runId) as LandscapeRow[]) : [];
+      out[table] = this.tables.has(table) ? (this.db.prepare(RUN_SCOPED_SQL[table]).all({ run: runId }) as LandscapeRow[]) : [];
     }
     return out;
   }
