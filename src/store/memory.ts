@@ -54,6 +54,10 @@ export class MemoryEventStore implements EventStore {
       if (retry !== null) return retry;
       throw conflictError(streamId, expected, current);
     }
+    if (typeof expected === 'string' && expected !== 'no_stream') {
+      const retry = this.idempotentRetry(stream, events, expected);
+      if (retry !== null) return retry;
+    }
     if (events.length === 0) {
       if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });
       return { nextExpectedRevision: current, position: stream![current]!.position };
@@ -106,7 +110,11 @@ export class MemoryEventStore implements EventStore {
   }
 
   private idempotentRetry(stream: Row[] | undefined, events: readonly ProposedEvent[], expected: ExpectedRevision): AppendResult | null {
-    const first = retryStart(expected, stream === undefined ? null : stream.length - 1, events.length);
+    const first = retryStart(expected, stream === undefined ? null : stream.length - 1, events.length, () => {
+      if (stream === undefined || !this.eventIds.has(events[0]!.eventId)) return null;
+      const at = stream.findIndex((r) => r.eventId === events[0]!.eventId);
+      return at < 0 ? null : at;
+    });
     if (stream === undefined || first === null) return null;
     for (let i = 0; i < events.length; i++) if (stream[first + i]!.eventId !== events[i]!.eventId) return null;
     const lastRow = stream[first + events.length - 1]!;

@@ -10,7 +10,9 @@
  *   LedgerError code CONCURRENCY_CONFLICT and writes nothing.
  * - Retrying a successful append at the same expected revision with the same
  *   event ids succeeds again without storing anything twice (idempotent retries,
- *   as EventStoreDB does); any other reuse of a stored event id is refused.
+ *   as EventStoreDB does); with 'any' or 'stream_exists' an exact repeat of stored
+ *   events (found by the first event id) is idempotent too; any other reuse of a
+ *   stored event id is refused (DUPLICATE_EVENT_ID).
  * - A promise returned by `append` resolves only once the events are durable in
  *   the adapter's sense (see each adapter's documentation).
  * - Reads return pages (arrays) of events in order; a missing stream reads as empty.
@@ -164,17 +166,23 @@ export function expectedRevisionMatches(expected: ExpectedRevision, current: num
 }
 
 /**
- * For an append whose expected revision does not match the stream: the revision its first
- * event would already have if the append is a retry of an earlier one at the same expected
- * revision (then the adapter compares the stored event ids from there), or null when it
- * cannot be a retry.
+ * The revision an append's first event would already have if the append is a retry of an
+ * earlier one (then the adapter compares the stored event ids from there), or null when it
+ * cannot be a retry. At an exact expected revision the place follows from it; with 'any' or
+ * 'stream_exists' it is where the first event id is stored in the stream (`firstStoredAt`), so an
+ * exact repeat is idempotent on every adapter, as on EventStoreDB.
  */
-export function retryStart(expected: ExpectedRevision, current: number | null, count: number): number | null {
+export function retryStart(expected: ExpectedRevision, current: number | null, count: number, firstStoredAt: () => number | null = () => null): number | null {
   if (current === null || count === 0) return null;
   let first: number;
   if (expected === 'no_stream') first = 0;
   else if (typeof expected === 'number') first = expected + 1;
-  else return null;
+  else {
+    // 'any' / 'stream_exists': a retry is recognised by where its first event is stored (as EventStoreDB does)
+    const at = firstStoredAt();
+    if (at === null) return null;
+    first = at;
+  }
   if (!Number.isInteger(first) || first < 0 || first + count - 1 > current) return null;
   return first;
 }

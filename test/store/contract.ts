@@ -112,6 +112,19 @@ export function describeEventStoreContract(name: string, factory: ContractFactor
       expect(read.map((e) => e.type)).toEqual(['A', 'B', 'C']);
     });
 
+    test("with 'any' or 'stream_exists', an exact repeat of stored events is idempotent on every adapter", async () => {
+      const s = uniqueStream();
+      const first = [ev('A'), ev('B')];
+      const r1 = await store.append(s, first, 'any');
+      const again = await store.append(s, first, 'any');
+      expect(again.nextExpectedRevision).toBe(r1.nextExpectedRevision);
+      await store.append(s, [ev('C')], 'stream_exists');
+      const repeatOfFirst = await store.append(s, first, 'stream_exists');
+      expect(repeatOfFirst.nextExpectedRevision).toBe(1);
+      const read = await collectPages(store.readStream(s));
+      expect(read.map((e) => e.type)).toEqual(['A', 'B', 'C']);
+    });
+
     test('reads a stream from a revision, with a maximum count, across pages', async () => {
       const s = uniqueStream();
       const events = Array.from({ length: 25 }, (_, i) => ev('N', { i }));

@@ -379,11 +379,13 @@ describe('SQLite store: failures write nothing', () => {
     expect(await s.listStreams()).toEqual([{ streamId: 'a', revision: 1 }]);
   });
 
-  test('retrying with "any" is not idempotent: it is a DUPLICATE_EVENT_ID (as in the memory adapter)', async () => {
+  test('with "any", an exact repeat is idempotent and a partial one is DUPLICATE_EVENT_ID (as in the memory adapter)', async () => {
     const s = await openStore();
     const batch = events(2);
     await s.append('a', batch, 'any');
-    await expectLedgerError(s.append('a', batch, 'any'), 'DUPLICATE_EVENT_ID');
+    await expect(s.append('a', batch, 'any')).resolves.toEqual({ nextExpectedRevision: 1, position: 2n });
+    await expectLedgerError(s.append('a', [batch[1]!, ...events(1)], 'any'), 'DUPLICATE_EVENT_ID');
+    await expectLedgerError(s.append('b', batch, 'any'), 'DUPLICATE_EVENT_ID');
     // a retry of an earlier (not the last) append at its exact expected revision is still recognised
     await s.append('a', events(1), 1);
     await expect(s.append('a', batch, 'no_stream')).resolves.toEqual({ nextExpectedRevision: 1, position: 2n });

@@ -397,8 +397,15 @@ export class PostgresEventStore implements EventStore {
   private async applyOne(c: PoolClient, a: PendingAppend, revisions: Map<string, number>, stored: Set<string>, inBatch: Set<string>): Promise<AppendResult> {
     const { streamId, events, expected } = a;
     const current = revisions.get(streamId) ?? null;
-    if (!expectedRevisionMatches(expected, current)) {
-      const first = retryStart(expected, current, events.length);
+    const storedAt = async (): Promise<number | null> => {
+      if (events.length === 0) return null;
+      const row = (await c.query<{ revision: string }>('SELECT revision FROM events WHERE event_id = $1 AND stream_id = $2', [events[0]!.eventId, streamId])).rows[0];
+      return row === undefined ? null : Number(row.revision);
+    };
+    const anyRetry = typeof expected === 'string' && expected !== 'no_stream' && current !== null ? await storedAt() : null;
+    const matches = expectedRevisionMatches(expected, current);
+    if (!matches || anyRetry !== null) {
+      const first = retryStart(expected, current, events.length, () => anyRetry);
       if (first !== null) {
         const rows = (
           await c.query<{ event_id: string; position: string }>('SELECT event_id, position FROM events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3', [
@@ -411,7 +418,7 @@ export class PostgresEventStore implements EventStore {
           return { nextExpectedRevision: first + events.length - 1, position: BigInt(rows[rows.length - 1]!.position) };
         }
       }
-      throw conflictError(streamId, expected, current);
+      if (!matches) throw conflictError(streamId, expected, current);
     }
     if (events.length === 0) {
       if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });

@@ -100,6 +100,7 @@ export const SQL = {
   insertEvent: 'INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
   /** Event ids and positions of `count` events of a stream from a revision (idempotent-retry check, empty appends). */
   streamSlice: 'SELECT event_id, position FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
+  revisionOfEvent: 'SELECT revision FROM events WHERE event_id = ? AND stream_id = ?',
   readStream: `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
   readAll: `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
   listStreams: 'SELECT stream_id, revision FROM streams ORDER BY created_position',

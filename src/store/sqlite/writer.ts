@@ -52,6 +52,7 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
     insertEvent: p(sql.insertEvent).safeIntegers(true),
     deleteFrom: p(sql.deleteFrom),
     streamSlice: p(sql.streamSlice).safeIntegers(true).raw(true),
+    revisionOfEvent: p(sql.revisionOfEvent).pluck(true),
   };
   /** Stream revisions as of our last commit; valid while data_version equals `dataVersion`. */
   const revisions = new Map<string, number>();
@@ -71,7 +72,10 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
   /** An append whose events are already stored at the expected place succeeds again (idempotent retry). */
   const idempotentRetry = (a: BatchAppend, current: number | null): AppendResult | null => {
     const { streamId, events, expected } = a;
-    const first = retryStart(expected, current, events.length);
+    const first = retryStart(expected, current, events.length, () => {
+      const r = s.revisionOfEvent.get(events[0]!.eventId, streamId) as number | bigint | undefined;
+      return r === undefined ? null : Number(r);
+    });
     if (first === null) return null;
     const rows = slice(streamId, first, events.length);
     if (rows.length !== events.length) return null;
@@ -87,6 +91,10 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
       const retry = idempotentRetry(a, current);
       if (retry !== null) return retry;
       throw conflictError(streamId, expected, current);
+    }
+    if (typeof expected === 'string' && expected !== 'no_stream') {
+      const retry = idempotentRetry(a, current);
+      if (retry !== null) return retry;
     }
     if (events.length === 0) {
       if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });
