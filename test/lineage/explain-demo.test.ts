@@ -190,7 +190,7 @@ describe('explain: a demo main-sink token through fork, coalesce, batch and expa
     expect(e.batches[0]).toMatchObject({ batchId: demo.batchId, aggregationNodeName: 'batch_totals', status: 'completed', triggerType: 'count' });
     expect(e.batches[0]!.aggregationStateId).toBe(byId(demo.rows.get(0)!.merged).states[0]!.stateId);
     expect(e.batches[0]!.members.map((m) => m.tokenId)).toEqual(demo.members);
-    expect(e.batches[0]!.outputs).toEqual([{ batchId: demo.batchId, outputType: 'token', outputId: demo.summary, ordinal: 0 }]);
+    expect(e.batches[0]!.outputs).toEqual([{ batchId: demo.batchId, outputType: 'token', outputId: demo.summary, ordinal: 0, expandGroupId: null }]);
   });
 
   test('every call: one http call on the enrich branch and one llm call on the classify branch of each row', () => {
