@@ -103,7 +103,7 @@ export class PayloadStore {
   /** Stores `bytes` under their SHA-256 and returns it. Idempotent: an intact body already stored is kept. */
   put(bytes: Uint8Array): string {
     const hash = sha256(bytes);
-    this.write(hash, bytes);
+    this.write(hash, bytes, true);
     return hash;
   }
 
@@ -116,7 +116,39 @@ export class PayloadStore {
     if (sha256(bytes) !== hash) {
       throw ledgerError('STORE_CORRUPT', 'a payload body does not match its hash', { path: 'payloadRef', hash });
     }
-    this.write(hash, bytes);
+    this.write(hash, bytes, true);
+  }
+
+  /**
+   * Writes a body whose hash the caller computed (the recorder's canonical bytes) WITHOUT waiting
+   * for the disk: the body is renamed into place whole, and `syncBodies` of the returned file makes
+   * it durable. The recorder syncs all bodies of a group commit together, before their events are
+   * appended, so an acknowledged fact never refers to a body a crash could lose, and recording does
+   * not pay two fsyncs per body in sequence. The file is returned also when an intact body was
+   * there already (it may itself be unsynced).
+   */
+  putUnsynced(hash: string, bytes: Uint8Array): string {
+    requireHash(hash, 'payloadRef');
+    return this.write(hash, bytes, false)!;
+  }
+
+  /** Makes written bodies durable: fsyncs every file, then every folder holding one, in parallel. */
+  async syncBodies(files: readonly string[]): Promise<void> {
+    if (files.length === 0) return;
+    const sync = async (p: string): Promise<void> => {
+      const h = await fs.promises.open(p, 'r');
+      try {
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+    };
+    try {
+      await Promise.all([...new Set(files)].map(sync));
+      await Promise.all([...new Set(files.map((f) => path.dirname(f)))].map((d) => sync(d).catch(() => undefined)));
+    } catch (e) {
+      throw ledgerError('STORE_UNAVAILABLE', 'payload bodies could not be made durable', { path: 'payloads' }, e);
+    }
   }
 
   /** Reads a body and verifies it against its name. */
@@ -150,10 +182,13 @@ export class PayloadStore {
     }
   }
 
-  private write(hash: string, bytes: Uint8Array): void {
+  /** Writes a body atomically (temporary file, rename); with `durable`, fsyncs it and its folder. The file written, or null when an intact one was there. */
+  private write(hash: string, bytes: Uint8Array, durable: boolean): string | null {
     const file = this.pathOf(hash);
     const existing = this.get(hash);
-    if (existing.status === 'available') return;
+    // an intact body may still be unsynced (written for a command that was then rejected): the
+    // caller of an unsynced write syncs it too, which costs little when it is already on disk
+    if (existing.status === 'available') return durable ? null : file;
     const folder = path.dirname(file);
     fs.mkdirSync(folder, { recursive: true });
     const tmp = path.join(folder, `.${hash}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -161,11 +196,12 @@ export class PayloadStore {
     try {
       fd = fs.openSync(tmp, 'wx', 0o644);
       fs.writeSync(fd, bytes);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
       fs.closeSync(fd);
       fd = undefined;
       fs.renameSync(tmp, file);
-      fsyncDir(folder);
+      if (durable) fsyncDir(folder);
+      return file;
     } catch (e) {
       if (fd !== undefined) fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });

@@ -153,6 +153,8 @@ const MAX_MERGED_EVENTS = 256;
 interface QueuedAppend {
   readonly name: string;
   readonly proposed: ProposedEvent[];
+  /** Payload body files this append's events refer to, made durable before the append. */
+  readonly bodies: readonly string[];
   readonly expected: ExpectedRevision;
   readonly done: (error: LedgerError | null) => void;
 }
@@ -351,9 +353,9 @@ export class RunHandle {
   /** Settles when the last append queued so far is stored (rejects when it failed). */
   private lastWrite: Promise<void> = Promise.resolve();
 
-  private write(name: string, proposed: ProposedEvent[], expected: ExpectedRevision): Promise<void> {
+  private write(name: string, proposed: ProposedEvent[], expected: ExpectedRevision, bodies: readonly string[] = []): Promise<void> {
     const p = new Promise<void>((resolve, reject) => {
-      this.waiting.push({ name, proposed, expected, done: (e) => (e === null ? resolve() : reject(e)) });
+      this.waiting.push({ name, proposed, expected, bodies, done: (e) => (e === null ? resolve() : reject(e)) });
       if (!this.writing) void this.pump();
     });
     this.lastWrite = p;
@@ -375,6 +377,8 @@ export class RunHandle {
         const batch = this.waiting.splice(0, n);
         const proposed = batch.length === 1 ? batch[0]!.proposed : batch.flatMap((q) => q.proposed);
         try {
+          const bodies = batch.length === 1 ? batch[0]!.bodies : batch.flatMap((q) => q.bodies);
+          if (bodies.length > 0) await this.deps.payloads!.syncBodies(bodies);
           await this.deps.store.append(this.streamId, proposed, batch[0]!.expected);
         } catch (e) {
           const err = isLedgerError(e) ? e : ledgerError('STORE_UNAVAILABLE', `append to ${this.streamId} failed: ${(e as Error).message}`, {}, e);
@@ -422,7 +426,7 @@ export class RunHandle {
     const decision = decide(this.state, name, input, this.ctx);
     if (decision._tag === 'Left') throw decision.left;
     const { events, result, bodies } = decision.right;
-    if (bodies !== undefined && bodies.length > 0) this.storeBodies(name, bodies);
+    const bodyFiles = bodies !== undefined && bodies.length > 0 ? this.storeBodies(name, bodies) : [];
     if (events.length === 0) {
       // nothing to write (an idempotent repeat): final once what it repeats is stored
       const after = this.lastWrite;
@@ -431,7 +435,7 @@ export class RunHandle {
     const expected = this.state.version < 0 ? ('no_stream' as const) : this.state.version;
     const envs = envelopes(this.state, events, this.deps);
     const { proposed, pending } = foldForAppend(this.state, this.tracker, envs);
-    const stored = this.write(name, proposed, expected).then(() => {
+    const stored = this.write(name, proposed, expected, bodyFiles).then(() => {
       if (pending !== null && this.staleCause === null) {
         // the append is stored whatever happens to the projection: a failure here only makes the handle stale
         try {
@@ -446,20 +450,24 @@ export class RunHandle {
   }
 
   /**
-   * Writes a decision's payload bodies before its events are appended. A failed write fails the
-   * command with STORE_UNAVAILABLE and nothing is appended; a body written for a command that
-   * then fails stays unreferenced (bodies are content-addressed, so this is harmless).
+   * Writes a decision's payload bodies before its events are appended (whole files, not yet
+   * synced: the write queue syncs the bodies of each group commit together just before its
+   * append). A failed write fails the command with STORE_UNAVAILABLE and nothing is appended; a
+   * body written for a command that then fails stays unreferenced (bodies are content-addressed,
+   * so this is harmless). Returns the files to sync.
    */
-  private storeBodies(name: string, bodies: readonly { hash: string; bytes: Buffer }[]): void {
+  private storeBodies(name: string, bodies: readonly { hash: string; bytes: Buffer }[]): string[] {
     const store = this.deps.payloads!;
+    const files: string[] = [];
     for (const b of bodies) {
       try {
-        store.putVerified(b.hash, b.bytes);
+        files.push(store.putUnsynced(b.hash, b.bytes));
       } catch (e) {
         if (isLedgerError(e, 'STORE_UNAVAILABLE')) throw e;
         throw ledgerError('STORE_UNAVAILABLE', `${name} on run ${this.runId}: a payload body could not be stored; nothing was appended`, { runId: this.runId }, e);
       }
     }
+    return files;
   }
 
   private async execute<K extends CommandName>(name: K, raw: unknown): Promise<CommandResults[K]> {

@@ -55,6 +55,8 @@ maybe('import-elspeth on the rich database (three runs)', () => {
     const report = await importElspeth(ledger, path.join(SAMPLES, 'rich-run/audit.db'), { payloads: null, allowAnomalies: false });
     const byRun = Object.fromEntries(report.runs.map((r) => [r.runId, r]));
     expect(byRun[RUN1]?.result).toBe('refused');
+    // a refused run writes nothing
+    expect((await ledger.listRuns()).map((r) => r.runId)).not.toContain(RUN1);
     for (const [runId, status] of [
       ['e17394c508cf458ebfb399815c4f831d', 'running'],
       ['c0dbf9f610c84e36b456687db5d133e1', 'interrupted'],
