@@ -4,7 +4,7 @@
 export { openLedger, Ledger } from './ledger';
 export type { OpenLedgerOptions, AsOf, ReadOptions, RunSummary, ExportRunOptions } from './ledger';
 export { RunHandle } from './recorder/run-handle';
-export type { CommandResults, CommandInputs, CommandName, TokenRef } from './recorder/decide';
+export type { CommandResults, CommandInputs, CommandName, TokenRef } from './recorder/commands';
 export { LedgerError, isLedgerError, ERROR_CODES } from './errors';
 export type { LedgerErrorCode, LedgerErrorOf } from './errors';
 export { PayloadStore, isPayloadHash, defaultPayloadDir } from './payloads/store';

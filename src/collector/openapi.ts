@@ -2,9 +2,8 @@
  * The collector's OpenAPI 3.1 document, generated from the recorder's io-ts codecs (one source
  * of truth: the same codecs check every request).
  */
-import { BeginRunInput } from '../recorder/commands';
+import { BeginRunInput, COMMAND_INPUT_CODECS, COMMAND_NAMES } from '../recorder/commands';
 import { codecJsonSchemas, JsonSchema } from '../events/json-schema';
-import { COMMAND_INPUT_CODECS, COMMAND_NAMES } from '../recorder/run-handle';
 
 const REF = '#/components/schemas/';
 let cached: Record<string, unknown> | null = null;

@@ -33,8 +33,8 @@ import { ERROR_CODES, isLedgerError, LedgerError, ledgerError, LedgerErrorCode }
 import { exportState, loadRunForExport } from '../export/bundle';
 import type { Signer } from '../export/keys';
 import type { Ledger } from '../ledger';
-import type { CommandName } from '../recorder/decide';
-import { COMMAND_NAMES, RunHandle } from '../recorder/run-handle';
+import { COMMAND_NAMES, CommandName } from '../recorder/commands';
+import type { RunHandle } from '../recorder/run-handle';
 import { openApiDocument } from './openapi';
 
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024;

@@ -12,19 +12,16 @@
  * every later call fails with RUN_HANDLE_STALE, and `ledger.openRun` rebuilds a
  * fresh handle from what the store actually holds.
  */
-import type * as t from 'io-ts';
 import { decodeOrThrow } from '../events/codecs';
 import { EVENT_CATALOGUE } from '../events/catalogue';
-import type { TokenOutcomeInput } from '../events/outcomes';
 import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
 import { isLedgerError, LedgerError, ledgerError } from '../errors';
 import { evolve } from '../projections/evolve';
 import { DeferredProjection, ProjectionDelta, ProjectionTracker } from '../projections/persisted';
 import type { RunState } from '../projections/state';
 import type { EventStore, ExpectedRevision, ProposedEvent } from '../store/port';
-import * as C from './commands';
 import type { PayloadStore } from '../payloads/store';
-import { CommandInputs, CommandName, CommandResults, DecideContext, decide, EventDraft } from './decide';
+import { COMMAND_INPUT_CODECS, COMMAND_NAMES, COMMANDS, CommandArguments, CommandName, CommandResults, DecideContext, decide, EventDraft } from './commands';
 
 export interface RecorderDeps {
   readonly store: EventStore;
@@ -36,47 +33,6 @@ export interface RecorderDeps {
   /** The payload store: when set, bodies (row data, call request and response, routing reasons, operation input and output) are written to it before each append. */
   readonly payloads?: PayloadStore | null;
 }
-
-const INPUT_CODECS: { [K in CommandName]: t.Decoder<unknown, CommandInputs[K]> } = {
-  registerNode: C.RegisterNodeInput,
-  registerEdge: C.RegisterEdgeInput,
-  createRow: C.CreateRowInput,
-  createToken: C.CreateTokenInput,
-  forkToken: C.ForkTokenInput,
-  expandToken: C.ExpandTokenInput,
-  coalesceTokens: C.CoalesceTokensInput,
-  beginNodeState: C.BeginNodeStateInput,
-  completeNodeState: C.CompleteNodeStateInput,
-  recordRoutingEvent: C.RecordRoutingEventInput,
-  recordRoutingEvents: C.RecordRoutingEventsInput,
-  recordCall: C.RecordCallInput,
-  beginOperation: C.BeginOperationInput,
-  completeOperation: C.CompleteOperationInput,
-  createBatch: C.CreateBatchInput,
-  addBatchMember: C.AddBatchMemberInput,
-  updateBatchStatus: C.UpdateBatchStatusInput,
-  retryBatch: C.RetryBatchInput,
-  recordBatchOutputs: C.RecordBatchOutputsInput,
-  registerArtifact: C.RegisterArtifactInput,
-  recordTokenOutcome: C.RecordTokenOutcomeInput,
-  recordValidationError: C.RecordValidationErrorInput,
-  recordTransformError: C.RecordTransformErrorInput,
-  recordSecretResolutions: C.RecordSecretResolutionsInput,
-  recordPreflightResults: C.RecordPreflightResultsInput,
-  recordCheckpoint: C.RecordCheckpointInput,
-  recordSourceFieldResolution: C.RecordSourceFieldResolutionInput,
-  updateRunContract: C.UpdateRunContractInput,
-  updateNodeOutputContract: C.UpdateNodeOutputContractInput,
-  setExportStatus: C.SetExportStatusInput,
-  updateRunStatus: C.UpdateRunStatusInput,
-  complete: C.CompleteRunInput,
-};
-
-/** The names of the recorder's commands: the run handle's recording methods (also the collector's `op`). */
-export const COMMAND_NAMES = Object.keys(INPUT_CODECS) as CommandName[];
-
-/** The input codec of every command (the collector's request schemas are generated from them). */
-export const COMMAND_INPUT_CODECS: { readonly [K in CommandName]: t.Decoder<unknown, CommandInputs[K]> & t.Mixed } = INPUT_CODECS as never;
 
 /** Builds the envelopes for drafts that follow `state`'s last event. */
 export function envelopes(state: RunState, drafts: readonly EventDraft[], deps: Pick<RecorderDeps, 'now' | 'newId' | 'correlationId' | 'causationId'>): LedgerEvent[] {
@@ -228,114 +184,114 @@ export class RunHandle {
     return this.staleCause !== null;
   }
 
-  registerNode(input: C.RegisterNodeInput): Promise<CommandResults['registerNode']> {
+  registerNode(input: CommandArguments['registerNode']): Promise<CommandResults['registerNode']> {
     return this.execute('registerNode', input);
   }
-  registerEdge(input: C.RegisterEdgeInput): Promise<CommandResults['registerEdge']> {
+  registerEdge(input: CommandArguments['registerEdge']): Promise<CommandResults['registerEdge']> {
     return this.execute('registerEdge', input);
   }
   /** Records a source row (payload hashed). `withToken: true` also creates its initial token in the same append. */
-  createRow(input: C.CreateRowInput): Promise<CommandResults['createRow']> {
+  createRow(input: CommandArguments['createRow']): Promise<CommandResults['createRow']> {
     return this.execute('createRow', input);
   }
-  createToken(input: C.CreateTokenInput): Promise<CommandResults['createToken']> {
+  createToken(input: CommandArguments['createToken']): Promise<CommandResults['createToken']> {
     return this.execute('createToken', input);
   }
   /** One child per branch, the parent links and the parent's FORKED outcome: one event. */
-  forkToken(input: C.ForkTokenInput): Promise<CommandResults['forkToken']> {
+  forkToken(input: CommandArguments['forkToken']): Promise<CommandResults['forkToken']> {
     return this.execute('forkToken', input);
   }
   /** `count` children sharing an expand_group_id, the parent links and the parent's EXPANDED outcome: one event. */
-  expandToken(input: C.ExpandTokenInput): Promise<CommandResults['expandToken']> {
+  expandToken(input: CommandArguments['expandToken']): Promise<CommandResults['expandToken']> {
     return this.execute('expandToken', input);
   }
   /** The merged token, ordered parent links, each parent's COALESCED outcome and (optionally) their coalesce states completed: one event. */
-  coalesceTokens(input: C.CoalesceTokensInput): Promise<CommandResults['coalesceTokens']> {
+  coalesceTokens(input: CommandArguments['coalesceTokens']): Promise<CommandResults['coalesceTokens']> {
     return this.execute('coalesceTokens', input);
   }
-  beginNodeState(input: C.BeginNodeStateInput): Promise<CommandResults['beginNodeState']> {
+  beginNodeState(input: CommandArguments['beginNodeState']): Promise<CommandResults['beginNodeState']> {
     return this.execute('beginNodeState', input);
   }
-  completeNodeState(input: C.CompleteNodeStateInput): Promise<CommandResults['completeNodeState']> {
+  completeNodeState(input: CommandArguments['completeNodeState']): Promise<CommandResults['completeNodeState']> {
     return this.execute('completeNodeState', input);
   }
-  recordRoutingEvent(input: C.RecordRoutingEventInput): Promise<CommandResults['recordRoutingEvent']> {
+  recordRoutingEvent(input: CommandArguments['recordRoutingEvent']): Promise<CommandResults['recordRoutingEvent']> {
     return this.execute('recordRoutingEvent', input);
   }
-  recordRoutingEvents(input: C.RecordRoutingEventsInput): Promise<CommandResults['recordRoutingEvents']> {
+  recordRoutingEvents(input: CommandArguments['recordRoutingEvents']): Promise<CommandResults['recordRoutingEvents']> {
     return this.execute('recordRoutingEvents', input);
   }
-  recordCall(input: C.RecordCallInput): Promise<CommandResults['recordCall']> {
+  recordCall(input: CommandArguments['recordCall']): Promise<CommandResults['recordCall']> {
     return this.execute('recordCall', input);
   }
-  beginOperation(input: C.BeginOperationInput): Promise<CommandResults['beginOperation']> {
+  beginOperation(input: CommandArguments['beginOperation']): Promise<CommandResults['beginOperation']> {
     return this.execute('beginOperation', input);
   }
-  completeOperation(input: C.CompleteOperationInput): Promise<CommandResults['completeOperation']> {
+  completeOperation(input: CommandArguments['completeOperation']): Promise<CommandResults['completeOperation']> {
     return this.execute('completeOperation', input);
   }
-  createBatch(input: C.CreateBatchInput): Promise<CommandResults['createBatch']> {
+  createBatch(input: CommandArguments['createBatch']): Promise<CommandResults['createBatch']> {
     return this.execute('createBatch', input);
   }
-  addBatchMember(input: C.AddBatchMemberInput): Promise<CommandResults['addBatchMember']> {
+  addBatchMember(input: CommandArguments['addBatchMember']): Promise<CommandResults['addBatchMember']> {
     return this.execute('addBatchMember', input);
   }
-  updateBatchStatus(input: C.UpdateBatchStatusInput): Promise<CommandResults['updateBatchStatus']> {
+  updateBatchStatus(input: CommandArguments['updateBatchStatus']): Promise<CommandResults['updateBatchStatus']> {
     return this.execute('updateBatchStatus', input);
   }
   /** Moves a batch to its terminal status (completed or failed). */
-  completeBatch(input: C.UpdateBatchStatusInput & { status: 'completed' | 'failed' }): Promise<CommandResults['updateBatchStatus']> {
+  completeBatch(input: CommandArguments['updateBatchStatus'] & { status: 'completed' | 'failed' }): Promise<CommandResults['updateBatchStatus']> {
     if (input === null || typeof input !== 'object' || (input.status !== 'completed' && input.status !== 'failed')) {
       return Promise.reject(ledgerError('INVALID_INPUT', 'status: completeBatch takes completed or failed', { path: 'status' }));
     }
     return this.execute('updateBatchStatus', input);
   }
-  retryBatch(input: C.RetryBatchInput): Promise<CommandResults['retryBatch']> {
+  retryBatch(input: CommandArguments['retryBatch']): Promise<CommandResults['retryBatch']> {
     return this.execute('retryBatch', input);
   }
   /** Output tokens of a completed batch (each has every member as an ordered parent) and its artifacts. */
-  recordBatchOutputs(input: C.RecordBatchOutputsInput): Promise<CommandResults['recordBatchOutputs']> {
+  recordBatchOutputs(input: CommandArguments['recordBatchOutputs']): Promise<CommandResults['recordBatchOutputs']> {
     return this.execute('recordBatchOutputs', input);
   }
-  registerArtifact(input: C.RegisterArtifactInput): Promise<CommandResults['registerArtifact']> {
+  registerArtifact(input: CommandArguments['registerArtifact']): Promise<CommandResults['registerArtifact']> {
     return this.execute('registerArtifact', input);
   }
-  recordTokenOutcome(input: TokenOutcomeInput): Promise<CommandResults['recordTokenOutcome']> {
+  recordTokenOutcome(input: CommandArguments['recordTokenOutcome']): Promise<CommandResults['recordTokenOutcome']> {
     return this.execute('recordTokenOutcome', input);
   }
-  recordValidationError(input: C.RecordValidationErrorInput): Promise<CommandResults['recordValidationError']> {
+  recordValidationError(input: CommandArguments['recordValidationError']): Promise<CommandResults['recordValidationError']> {
     return this.execute('recordValidationError', input);
   }
-  recordTransformError(input: C.RecordTransformErrorInput): Promise<CommandResults['recordTransformError']> {
+  recordTransformError(input: CommandArguments['recordTransformError']): Promise<CommandResults['recordTransformError']> {
     return this.execute('recordTransformError', input);
   }
-  recordSecretResolutions(input: C.SecretResolutionInput[]): Promise<CommandResults['recordSecretResolutions']> {
+  recordSecretResolutions(input: CommandArguments['recordSecretResolutions']): Promise<CommandResults['recordSecretResolutions']> {
     return this.execute('recordSecretResolutions', input);
   }
-  recordPreflightResults(input: C.PreflightResultInput[]): Promise<CommandResults['recordPreflightResults']> {
+  recordPreflightResults(input: CommandArguments['recordPreflightResults']): Promise<CommandResults['recordPreflightResults']> {
     return this.execute('recordPreflightResults', input);
   }
-  recordCheckpoint(input: C.RecordCheckpointInput): Promise<CommandResults['recordCheckpoint']> {
+  recordCheckpoint(input: CommandArguments['recordCheckpoint']): Promise<CommandResults['recordCheckpoint']> {
     return this.execute('recordCheckpoint', input);
   }
-  recordSourceFieldResolution(input: C.RecordSourceFieldResolutionInput): Promise<CommandResults['recordSourceFieldResolution']> {
+  recordSourceFieldResolution(input: CommandArguments['recordSourceFieldResolution']): Promise<CommandResults['recordSourceFieldResolution']> {
     return this.execute('recordSourceFieldResolution', input);
   }
-  updateRunContract(input: C.UpdateRunContractInput): Promise<CommandResults['updateRunContract']> {
+  updateRunContract(input: CommandArguments['updateRunContract']): Promise<CommandResults['updateRunContract']> {
     return this.execute('updateRunContract', input);
   }
-  updateNodeOutputContract(input: C.UpdateNodeOutputContractInput): Promise<CommandResults['updateNodeOutputContract']> {
+  updateNodeOutputContract(input: CommandArguments['updateNodeOutputContract']): Promise<CommandResults['updateNodeOutputContract']> {
     return this.execute('updateNodeOutputContract', input);
   }
-  setExportStatus(input: C.SetExportStatusInput): Promise<CommandResults['setExportStatus']> {
+  setExportStatus(input: CommandArguments['setExportStatus']): Promise<CommandResults['setExportStatus']> {
     return this.execute('setExportStatus', input);
   }
   /** Resumes an interrupted run. */
-  updateRunStatus(input: C.UpdateRunStatusInput): Promise<CommandResults['updateRunStatus']> {
+  updateRunStatus(input: CommandArguments['updateRunStatus']): Promise<CommandResults['updateRunStatus']> {
     return this.execute('updateRunStatus', input);
   }
   /** Ends the run. `completed` is refused (RUN_INCOMPLETE, naming what is unfinished) while any token lacks a terminal outcome or a state or operation is open. */
-  complete(input: C.CompleteRunInput): Promise<CommandResults['complete']> {
+  complete(input: CommandArguments['complete']): Promise<CommandResults['complete']> {
     return this.execute('complete', input);
   }
 
@@ -419,10 +375,10 @@ export class RunHandle {
         cause: this.staleCause.code,
       });
     }
-    if (!Object.prototype.hasOwnProperty.call(INPUT_CODECS, name)) {
+    if (!Object.prototype.hasOwnProperty.call(COMMANDS, name)) {
       throw ledgerError('INVALID_INPUT', `op: not a recorder command (one of ${COMMAND_NAMES.join(', ')})`, { path: 'op' });
     }
-    const input = decodeOrThrow(INPUT_CODECS[name], raw, `${name} input`);
+    const input = decodeOrThrow(COMMAND_INPUT_CODECS[name], raw, `${name} input`);
     const decision = decide(this.state, name, input, this.ctx);
     if (decision._tag === 'Left') throw decision.left;
     const { events, result, bodies } = decision.right;

@@ -11,7 +11,7 @@ import { buildCollector } from '../../src/collector/server';
 import { runStreamId } from '../../src/events/envelope';
 import { verifyExport } from '../../src/export/verify';
 import { Ledger, openLedger } from '../../src/ledger';
-import { COMMAND_NAMES } from '../../src/recorder/run-handle';
+import { COMMAND_NAMES } from '../../src/recorder/commands';
 import { makeTempDir, removeDir } from '../store/sqlite/helpers';
 
 const TOKEN = 'test-token-0123456789abcdef';
