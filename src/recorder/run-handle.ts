@@ -1,5 +1,6 @@
 /**
- * A run handle: the write side of one run. Each method validates its input
+ * A run handle: the write side of one run. It has one method per recorder command (generated
+ * from the command table, commands/index.ts). Each method validates its input
  * (io-ts, path of the first bad field), decides against the run's projection,
  * folds the new events into the projection and appends them to the run stream
  * with optimistic concurrency. A method call's events are appended atomically.
@@ -21,7 +22,20 @@ import { DeferredProjection, ProjectionDelta, ProjectionTracker } from '../proje
 import type { RunState } from '../projections/state';
 import type { EventStore, ExpectedRevision, ProposedEvent } from '../store/port';
 import type { PayloadStore } from '../payloads/store';
-import { COMMAND_INPUT_CODECS, COMMAND_NAMES, COMMANDS, CommandArguments, CommandName, CommandResults, DecideContext, decide, EventDraft } from './commands';
+import {
+  ArgumentOf,
+  COMMAND_INPUT_CODECS,
+  COMMAND_NAMES,
+  COMMANDS,
+  CommandArguments,
+  CommandName,
+  CommandResults,
+  CommandTable,
+  DecideContext,
+  decide,
+  EventDraft,
+  ResultOf,
+} from './commands';
 
 export interface RecorderDeps {
   readonly store: EventStore;
@@ -33,6 +47,13 @@ export interface RecorderDeps {
   /** The payload store: when set, bodies (row data, call request and response, routing reasons, operation input and output) are written to it before each append. */
   readonly payloads?: PayloadStore | null;
 }
+
+/**
+ * The run handle's recording methods, one per command of the table (commands/index.ts): each
+ * takes the command's input and resolves to its result once the command's events are stored.
+ */
+export type RecordingMethods = MethodsOf<CommandTable>;
+type MethodsOf<T> = { [K in keyof T]: (input: ArgumentOf<T[K]>) => Promise<ResultOf<T[K]>> };
 
 /** Builds the envelopes for drafts that follow `state`'s last event. */
 export function envelopes(state: RunState, drafts: readonly EventDraft[], deps: Pick<RecorderDeps, 'now' | 'newId' | 'correlationId' | 'causationId'>): LedgerEvent[] {
@@ -115,6 +136,12 @@ interface QueuedAppend {
   readonly done: (error: LedgerError | null) => void;
 }
 
+// The recording methods are generated from the command table (the static block below), so the
+// class declares them through this interface.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
+export interface RunHandle extends RecordingMethods {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class RunHandle {
   readonly runId: string;
   private readonly streamId: string;
@@ -184,61 +211,6 @@ export class RunHandle {
     return this.staleCause !== null;
   }
 
-  registerNode(input: CommandArguments['registerNode']): Promise<CommandResults['registerNode']> {
-    return this.execute('registerNode', input);
-  }
-  registerEdge(input: CommandArguments['registerEdge']): Promise<CommandResults['registerEdge']> {
-    return this.execute('registerEdge', input);
-  }
-  /** Records a source row (payload hashed). `withToken: true` also creates its initial token in the same append. */
-  createRow(input: CommandArguments['createRow']): Promise<CommandResults['createRow']> {
-    return this.execute('createRow', input);
-  }
-  createToken(input: CommandArguments['createToken']): Promise<CommandResults['createToken']> {
-    return this.execute('createToken', input);
-  }
-  /** One child per branch, the parent links and the parent's FORKED outcome: one event. */
-  forkToken(input: CommandArguments['forkToken']): Promise<CommandResults['forkToken']> {
-    return this.execute('forkToken', input);
-  }
-  /** `count` children sharing an expand_group_id, the parent links and the parent's EXPANDED outcome: one event. */
-  expandToken(input: CommandArguments['expandToken']): Promise<CommandResults['expandToken']> {
-    return this.execute('expandToken', input);
-  }
-  /** The merged token, ordered parent links, each parent's COALESCED outcome and (optionally) their coalesce states completed: one event. */
-  coalesceTokens(input: CommandArguments['coalesceTokens']): Promise<CommandResults['coalesceTokens']> {
-    return this.execute('coalesceTokens', input);
-  }
-  beginNodeState(input: CommandArguments['beginNodeState']): Promise<CommandResults['beginNodeState']> {
-    return this.execute('beginNodeState', input);
-  }
-  completeNodeState(input: CommandArguments['completeNodeState']): Promise<CommandResults['completeNodeState']> {
-    return this.execute('completeNodeState', input);
-  }
-  recordRoutingEvent(input: CommandArguments['recordRoutingEvent']): Promise<CommandResults['recordRoutingEvent']> {
-    return this.execute('recordRoutingEvent', input);
-  }
-  recordRoutingEvents(input: CommandArguments['recordRoutingEvents']): Promise<CommandResults['recordRoutingEvents']> {
-    return this.execute('recordRoutingEvents', input);
-  }
-  recordCall(input: CommandArguments['recordCall']): Promise<CommandResults['recordCall']> {
-    return this.execute('recordCall', input);
-  }
-  beginOperation(input: CommandArguments['beginOperation']): Promise<CommandResults['beginOperation']> {
-    return this.execute('beginOperation', input);
-  }
-  completeOperation(input: CommandArguments['completeOperation']): Promise<CommandResults['completeOperation']> {
-    return this.execute('completeOperation', input);
-  }
-  createBatch(input: CommandArguments['createBatch']): Promise<CommandResults['createBatch']> {
-    return this.execute('createBatch', input);
-  }
-  addBatchMember(input: CommandArguments['addBatchMember']): Promise<CommandResults['addBatchMember']> {
-    return this.execute('addBatchMember', input);
-  }
-  updateBatchStatus(input: CommandArguments['updateBatchStatus']): Promise<CommandResults['updateBatchStatus']> {
-    return this.execute('updateBatchStatus', input);
-  }
   /** Moves a batch to its terminal status (completed or failed). */
   completeBatch(input: CommandArguments['updateBatchStatus'] & { status: 'completed' | 'failed' }): Promise<CommandResults['updateBatchStatus']> {
     if (input === null || typeof input !== 'object' || (input.status !== 'completed' && input.status !== 'failed')) {
@@ -246,53 +218,18 @@ export class RunHandle {
     }
     return this.execute('updateBatchStatus', input);
   }
-  retryBatch(input: CommandArguments['retryBatch']): Promise<CommandResults['retryBatch']> {
-    return this.execute('retryBatch', input);
-  }
-  /** Output tokens of a completed batch (each has every member as an ordered parent) and its artifacts. */
-  recordBatchOutputs(input: CommandArguments['recordBatchOutputs']): Promise<CommandResults['recordBatchOutputs']> {
-    return this.execute('recordBatchOutputs', input);
-  }
-  registerArtifact(input: CommandArguments['registerArtifact']): Promise<CommandResults['registerArtifact']> {
-    return this.execute('registerArtifact', input);
-  }
-  recordTokenOutcome(input: CommandArguments['recordTokenOutcome']): Promise<CommandResults['recordTokenOutcome']> {
-    return this.execute('recordTokenOutcome', input);
-  }
-  recordValidationError(input: CommandArguments['recordValidationError']): Promise<CommandResults['recordValidationError']> {
-    return this.execute('recordValidationError', input);
-  }
-  recordTransformError(input: CommandArguments['recordTransformError']): Promise<CommandResults['recordTransformError']> {
-    return this.execute('recordTransformError', input);
-  }
-  recordSecretResolutions(input: CommandArguments['recordSecretResolutions']): Promise<CommandResults['recordSecretResolutions']> {
-    return this.execute('recordSecretResolutions', input);
-  }
-  recordPreflightResults(input: CommandArguments['recordPreflightResults']): Promise<CommandResults['recordPreflightResults']> {
-    return this.execute('recordPreflightResults', input);
-  }
-  recordCheckpoint(input: CommandArguments['recordCheckpoint']): Promise<CommandResults['recordCheckpoint']> {
-    return this.execute('recordCheckpoint', input);
-  }
-  recordSourceFieldResolution(input: CommandArguments['recordSourceFieldResolution']): Promise<CommandResults['recordSourceFieldResolution']> {
-    return this.execute('recordSourceFieldResolution', input);
-  }
-  updateRunContract(input: CommandArguments['updateRunContract']): Promise<CommandResults['updateRunContract']> {
-    return this.execute('updateRunContract', input);
-  }
-  updateNodeOutputContract(input: CommandArguments['updateNodeOutputContract']): Promise<CommandResults['updateNodeOutputContract']> {
-    return this.execute('updateNodeOutputContract', input);
-  }
-  setExportStatus(input: CommandArguments['setExportStatus']): Promise<CommandResults['setExportStatus']> {
-    return this.execute('setExportStatus', input);
-  }
-  /** Resumes an interrupted run. */
-  updateRunStatus(input: CommandArguments['updateRunStatus']): Promise<CommandResults['updateRunStatus']> {
-    return this.execute('updateRunStatus', input);
-  }
-  /** Ends the run. `completed` is refused (RUN_INCOMPLETE, naming what is unfinished) while any token lacks a terminal outcome or a state or operation is open. */
-  complete(input: CommandArguments['complete']): Promise<CommandResults['complete']> {
-    return this.execute('complete', input);
+
+  // The recording methods (RecordingMethods), one per command of the table, each a plain
+  // method on the prototype like completeBatch.
+  static {
+    for (const name of COMMAND_NAMES) {
+      const method = {
+        [name](this: RunHandle, input: unknown) {
+          return this.execute(name, input);
+        },
+      }[name];
+      Object.defineProperty(RunHandle.prototype, name, { value: method, writable: true, configurable: true, enumerable: false });
+    }
   }
 
   /**

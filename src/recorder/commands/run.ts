@@ -60,7 +60,10 @@ function decideUpdateRunStatus(state: RunState, i: UpdateRunStatusInput): Decisi
   return one(ev('RunStatusChanged', { status: i.status, reason: i.reason ?? null }), { status: i.status });
 }
 
-function decideComplete(state: RunState, i: CompleteRunInput): Decision<{ status: 'completed' | 'failed' | 'interrupted'; reproducibilityGrade: 'full_reproducible' | 'replay_reproducible' | 'attributable_only' }> {
+function decideComplete(
+  state: RunState,
+  i: CompleteRunInput,
+): Decision<{ status: 'completed' | 'failed' | 'interrupted'; reproducibilityGrade: 'full_reproducible' | 'replay_reproducible' | 'attributable_only' }> {
   requireRunning(state);
   if (i.status === 'completed') {
     const tokens = [...state.unfinishedTokens];
