@@ -268,6 +268,28 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
   },
 ];
 
+/**
+ * What ELSPETH's export carries that is not a Landscape fact, so our records have no field for
+ * it: written down here, and the comparison test skips exactly these.
+ */
+export const ELSPETH_EXPORT_NOT_FACTS = {
+  /** Every record's HMAC under ELSPETH's signing key; our export signs its own way (hash chain, Merkle root, signed manifest). */
+  fields: ['signature'] as readonly string[],
+  /** ELSPETH's closing record (its final hash, count and signature); ours has its own manifest. */
+  recordTypes: ['manifest'] as readonly string[],
+};
+
+/**
+ * Where an exported value went when the importer moved it. ELSPETH makes an aggregation output
+ * as an expand child of the batch's first member; ours is an output of the batch, with every
+ * member as a parent. The expansion's group id and the output's position in it (ELSPETH's
+ * token_parent ordinal) are on the batch_output record whose output_id is the token.
+ */
+export const MOVED_ELSPETH_FIELDS: Readonly<Record<string, { readonly record: RecordType; readonly field: string; readonly when: string }>> = {
+  'token.expand_group_id': { record: 'batch_output', field: 'expand_group_id', when: 'the token is an aggregation output' },
+  'token_parent.ordinal': { record: 'batch_output', field: 'ordinal', when: 'the token is an aggregation output' },
+};
+
 /** The mapping of one of our record types. */
 export function mappingOf(record: RecordType): TableMapping {
   const m = LANDSCAPE_MAPPING.find((x) => x.record === record);

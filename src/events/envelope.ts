@@ -75,6 +75,10 @@ export type UpcasterTable = Partial<Record<EventType, Readonly<Record<number, Up
 export const UPCASTERS: UpcasterTable = {
   // version 2 added the optional BatchOutputToken.expandGroupId: a version 1 event reads as it is
   BatchOutputsProduced: { 1: (data) => data },
+  // version 2 added the optional outcomeRecordedAt (of the outcomes these events record): a version 1 event reads as it is
+  TokenForked: { 1: (data) => data },
+  TokenExpanded: { 1: (data) => data },
+  TokensCoalesced: { 1: (data) => data },
 };
 
 export interface DecodeOptions {
