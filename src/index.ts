@@ -118,6 +118,10 @@ export type { InclusionProofDocument } from './export/proof';
 export { locateExport, parseManifest } from './export/read';
 export { importExport, synthesizeRunEvents } from './export/import';
 export type { ImportOptions, ImportResult } from './export/import';
+export { importElspeth, IMPORT_ANOMALIES_MARK } from './elspeth/import';
+export type { ImportElspethOptions, ImportElspethReport, RunImportReport, PayloadReport } from './elspeth/import';
+export type { LandscapeAnomaly } from './elspeth/records';
+export { LANDSCAPE_MAPPING } from './elspeth/mapping';
 export { CsvView, writeCsvView, csvCell } from './export/csv';
 export {
   generateEd25519KeyPair,

@@ -7,7 +7,7 @@ import { captureIO, cli } from './support';
 const verbs = buildProgram(captureIO().io).commands.map((c) => c.name());
 
 test('the CLI offers every verb of the design', () => {
-  expect([...verbs].sort()).toEqual(['check', 'demo', 'explain', 'export', 'import', 'ingest', 'keygen', 'prove', 'purge', 'replay', 'runs', 'serve', 'verify']);
+  expect([...verbs].sort()).toEqual(['check', 'demo', 'explain', 'export', 'import', 'import-elspeth', 'ingest', 'keygen', 'prove', 'purge', 'replay', 'runs', 'serve', 'verify']);
 });
 
 test.each(verbs)('%s --help prints its usage and exits 0', async (verb) => {
