@@ -36,7 +36,7 @@ export const LAYERS = {
   lineage: { files: ['src/lineage/**'], may: ['projections', 'events', 'canonical', 'payloads'] },
   export: { files: ['src/export/**'], may: ['lineage', 'projections', 'events', 'canonical', 'payloads', 'store-port'] },
   workloads: { files: ['src/workloads/**'], may: ['ledger', 'recorder', 'events', 'canonical'] },
-  docs: { files: ['src/docs/**'], may: ['events', 'projections', 'lineage', 'export', 'canonical'] },
+  docs: { files: ['src/docs/**'], may: ['events', 'projections', 'lineage', 'export', 'canonical', 'elspeth'] },
   ledger: { files: ['src/ledger.ts'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'store-adapters', 'recorder', 'lineage', 'export'] },
   elspeth: { files: ['src/elspeth/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'lineage', 'export', 'ledger'] },
   collector: { files: ['src/collector/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'lineage', 'export', 'ledger'] },
