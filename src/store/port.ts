@@ -21,6 +21,16 @@
 import { LedgerError, ledgerError } from '../errors';
 import type { ProjectionDelta, StoredProjection } from '../projections/persisted';
 
+/**
+ * The version of what the fold writes into persisted projections. A store keeps the version its
+ * projection rows were written with (ledger_meta `projection_fold`); when it differs from this
+ * one, a writable open deletes the persisted projections (they are rebuilt from the events on
+ * the first read of each run) and a read-only open does not use them (reads fold the events).
+ * Bump it whenever a change to the fold changes the rows it writes for events already stored.
+ * Version 2: a fork or expand child's parent link ordinal is its position in the group (was 0).
+ */
+export const PROJECTION_FOLD_VERSION = 2;
+
 /** The revision a writer expects the stream to be at before its append. */
 export type ExpectedRevision =
   | 'no_stream' // the stream must not exist yet

@@ -41,6 +41,7 @@ import {
   expectedRevisionMatches,
   notifyListeners,
   pagesFrom,
+  PROJECTION_FOLD_VERSION,
   ProjectionStore,
   ProposedEvent,
   ReadAllOptions,
@@ -96,7 +97,7 @@ CREATE TABLE ${s}.projection (
 );
 CREATE INDEX projection_by_order ON ${s}.projection (run_key, map, id);
 CREATE INDEX projection_by_num ON ${s}.projection (run_key, map, num) WHERE num IS NOT NULL;
-INSERT INTO ${s}.ledger_meta VALUES ('application', '${APPLICATION}'), ('schema_version', '${POSTGRES_SCHEMA_VERSION}');
+INSERT INTO ${s}.ledger_meta VALUES ('application', '${APPLICATION}'), ('schema_version', '${POSTGRES_SCHEMA_VERSION}'), ('projection_fold', '${PROJECTION_FOLD_VERSION}');
 `;
 }
 
@@ -188,6 +189,12 @@ async function prepareSchema(pool: Pool, s: string, schema: string, where: strin
       }
       const missing = TABLES.filter((t) => !tables.includes(t));
       if (missing.length > 0) throw ledgerError('STORE_CORRUPT', `${where}: schema ${schema} lacks the ledger tables ${missing.join(', ')}`, { store: where, schema });
+      // projection rows written by another version of the fold are deleted (rebuilt from the events on the first read; see PROJECTION_FOLD_VERSION)
+      if ((meta.get('projection_fold') ?? '1') !== String(PROJECTION_FOLD_VERSION)) {
+        await c.query(`DELETE FROM ${s}.projection`);
+        await c.query(`DELETE FROM ${s}.projection_runs`);
+        await c.query(`INSERT INTO ${s}.ledger_meta VALUES ('projection_fold', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [String(PROJECTION_FOLD_VERSION)]);
+      }
       await c.query('COMMIT');
       return;
     }

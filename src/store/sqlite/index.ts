@@ -59,6 +59,7 @@ import {
   EventStore,
   ExpectedRevision,
   pagesFrom,
+  PROJECTION_FOLD_VERSION,
   ProjectionStore,
   ProposedEvent,
   ReadAllOptions,
@@ -197,6 +198,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       db.pragma('temp_store = MEMORY');
       if (isNew) initialiseIfEmpty(db, file);
       else upgradeIfOlder(db, file);
+      resetStaleProjections(db, file);
     }
     checkLedger(db, file);
     const writer = readonly ? null : createWriter(db);
@@ -283,6 +285,7 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
       meta.run('schema_version', String(SQLITE_SCHEMA_VERSION));
       meta.run('created_by', 'lineage-ledger');
       meta.run('created_at', new Date().toISOString());
+      meta.run('projection_fold', String(PROJECTION_FOLD_VERSION));
       db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     }
@@ -310,6 +313,29 @@ function upgradeIfOlder(db: Database.Database, file: string): void {
   } catch (e) {
     if (db.inTransaction) db.exec('ROLLBACK');
     throw translateError(e, file, 'upgrading the store to schema version 2');
+  }
+}
+
+/** The fold version the file's projection rows were written with (1 when not recorded: written before versions were kept). */
+function projectionFoldOf(db: Database.Database): number {
+  const v = db.prepare("SELECT value FROM ledger_meta WHERE key = 'projection_fold'").pluck().get() as string | undefined;
+  return v === undefined ? 1 : Number(v);
+}
+
+/** Deletes projection rows written by another fold version (see PROJECTION_FOLD_VERSION), in one write transaction. */
+function resetStaleProjections(db: Database.Database, file: string): void {
+  const hasProjection = (): boolean => (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
+  if (!hasProjection() || projectionFoldOf(db) === PROJECTION_FOLD_VERSION) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    if (projectionFoldOf(db) !== PROJECTION_FOLD_VERSION) {
+      db.exec('DELETE FROM projection; DELETE FROM projection_runs');
+      db.prepare("INSERT INTO ledger_meta (key, value) VALUES ('projection_fold', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(PROJECTION_FOLD_VERSION));
+    }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw translateError(e, file, 'resetting projections written by another version of the fold');
   }
 }
 
@@ -403,7 +429,9 @@ export class SqliteEventStore implements EventStore {
       listStreams: p(SQL.listStreams, false, true),
     };
     const hasProjection = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
-    this.projections = hasProjection ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
+    // rows of another fold version are not used (a writable open has already deleted them)
+    const current = hasProjection && projectionFoldOf(db) === PROJECTION_FOLD_VERSION;
+    this.projections = current ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
   }
 
   get stats(): SqliteStoreStats {
