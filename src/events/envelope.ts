@@ -67,8 +67,8 @@ export function toProposedEvent(e: LedgerEvent): ProposedEvent {
 
 /**
  * Upcasters turn the data of an old schema version into the next version's:
- * UPCASTERS[type][v] maps version v to v + 1. Every type is at version 1 today,
- * so the table is empty; a new field gets a new version and an entry here.
+ * UPCASTERS[type][v] maps version v to v + 1. A new field gets a new version of its
+ * type and an entry here.
  */
 export type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 export type UpcasterTable = Partial<Record<EventType, Readonly<Record<number, Upcaster>>>>;
