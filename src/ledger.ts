@@ -5,7 +5,8 @@
 import { decodeOrThrow } from './events/codecs';
 import { uuidv7 } from './events/ids';
 import * as fs from 'node:fs';
-import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId, toProposedEvent } from './events/envelope';
+import { LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
+import { decodeStoredEvent, toProposedEvent } from './store/events';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
 import type { ExportRunOptions } from './export/bundle';

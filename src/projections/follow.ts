@@ -48,7 +48,8 @@
  * through the store port (a type-only import).
  */
 import { Id } from '../events/codecs';
-import { decodeStoredEvent, DecodeOptions, LedgerEvent, runIdOfStream, runStreamId } from '../events/envelope';
+import { LedgerEvent, runIdOfStream, runStreamId } from '../events/envelope';
+import { decodeStoredEvent, DecodeOptions } from '../store/events';
 import { ledgerError } from '../errors';
 import type { EventStore, StoredEvent } from '../store/port';
 import { evolve } from './evolve';

@@ -11,7 +11,7 @@ import { Ledger, openLedger } from '../../src/ledger';
 import { evolve } from '../../src/projections/evolve';
 import { AllSubscription, follow, RunSubscription } from '../../src/projections/follow';
 import { emptyRunState, RunState } from '../../src/projections/state';
-import { decodeStoredEvent } from '../../src/events/envelope';
+import { decodeStoredEvent } from '../../src/store/events';
 import { collectPages, EventStore, StoredEvent } from '../../src/store/port';
 import { recordReferenceRun } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';
