@@ -19,7 +19,6 @@
  * - `readAll` returns every stream's events in one global order; `after` is exclusive.
  */
 import { LedgerError, ledgerError } from '../errors';
-import type { ProjectionDelta, StoredProjection } from '../projections/persisted';
 
 /** The revision a writer expects the stream to be at before its append. */
 export type ExpectedRevision =
@@ -64,6 +63,38 @@ export interface ProjectionStore {
   write(streamId: string, delta: ProjectionDelta): void;
   /** Deletes a stream's projection; the next read rebuilds it from the events. */
   drop(streamId: string): void;
+}
+
+/** One change to a projection table: a JSON value, or null to delete the entry. */
+export type ProjectionEntry = readonly [map: number, key: string | number, value: string | null];
+
+/** The projection changes of one append (or of a catch-up step): from the state at `fromVersion` to `toVersion`. */
+export interface ProjectionDelta {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly recordedAt: string | null;
+  readonly entries: readonly ProjectionEntry[];
+}
+
+/** One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order. */
+export interface ProjectionTables {
+  get(map: number, key: string | number): string | undefined;
+  has(map: number, key: string | number): boolean;
+  count(map: number): number;
+  /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
+  page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key >= `from`, in key order. */
+  pageFromKey(map: number, from: string | number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key > `after` (null: from the first), in key order. */
+  pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+}
+
+/** A store's persisted projection of one run, as found when opened. */
+export interface StoredProjection {
+  /** seq of the last event folded into the tables; -1 when none. */
+  readonly version: number;
+  readonly recordedAt: string | null;
+  readonly tables: ProjectionTables;
 }
 
 export interface ReadStreamOptions {

@@ -30,7 +30,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Pool, type PoolClient } from 'pg';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
   conflictError,
@@ -41,12 +40,15 @@ import {
   expectedRevisionMatches,
   notifyListeners,
   pagesFrom,
+  ProjectionDelta,
   ProjectionStore,
+  ProjectionTables,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   retryStart,
   StoredEvent,
+  StoredProjection,
   StoreListener,
   StreamInfo,
 } from '../port';
