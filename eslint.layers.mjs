@@ -2,7 +2,8 @@
 // only the modules listed for it (and src/errors.ts, which every layer shares); anything else is
 // a lint error naming the rule. Direction: cli → collector → ledger → export / lineage →
 // recorder → projections → events → canonical, with the store port below the recorder and the
-// adapters depending only on the port.
+// adapters depending only on the port; the live subscriptions (follow) sit beside the recorder,
+// over the projections and the store port, and only the ledger and above use them.
 
 /** How each module is recognised in an import specifier (relative paths from inside src/). */
 const MODULES = {
@@ -13,6 +14,7 @@ const MODULES = {
   'store-port': '(^|/)store/(port|url|events)$',
   'store-adapters': '(^|/)store/(sqlite|postgres|eventstoredb|memory)(/|$)',
   recorder: '(^|/)recorder(/|$)',
+  subscriptions: '(^|/)subscriptions(/|$)',
   lineage: '(^|/)lineage(/|$)',
   export: '(^|/)export(/|$)',
   ledger: '(^|/)ledger$',
@@ -33,13 +35,14 @@ export const LAYERS = {
   'store-port': { files: ['src/store/port.ts', 'src/store/url.ts', 'src/store/events.ts'], may: ['events', 'canonical'] },
   'store-adapters': { files: ['src/store/*/**', 'src/store/memory.ts'], may: ['store-port', 'events', 'canonical'] },
   recorder: { files: ['src/recorder/**'], may: ['events', 'projections', 'store-port', 'canonical', 'payloads'] },
+  subscriptions: { files: ['src/subscriptions/**'], may: ['projections', 'events', 'canonical', 'store-port'] },
   lineage: { files: ['src/lineage/**'], may: ['projections', 'events', 'canonical', 'payloads'] },
   export: { files: ['src/export/**'], may: ['lineage', 'projections', 'events', 'canonical', 'payloads', 'store-port'] },
   workloads: { files: ['src/workloads/**'], may: ['ledger', 'recorder', 'events', 'canonical'] },
   docs: { files: ['src/docs/**'], may: ['events', 'projections', 'lineage', 'export', 'canonical'] },
-  ledger: { files: ['src/ledger.ts'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'store-adapters', 'recorder', 'lineage', 'export'] },
-  elspeth: { files: ['src/elspeth/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'lineage', 'export', 'ledger'] },
-  collector: { files: ['src/collector/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'lineage', 'export', 'ledger'] },
+  ledger: { files: ['src/ledger.ts'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'store-adapters', 'recorder', 'subscriptions', 'lineage', 'export'] },
+  elspeth: { files: ['src/elspeth/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'subscriptions', 'lineage', 'export', 'ledger'] },
+  collector: { files: ['src/collector/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'subscriptions', 'lineage', 'export', 'ledger'] },
   cli: { files: ['src/cli/**'], may: Object.keys(MODULES).filter((m) => m !== 'index') },
 };
 

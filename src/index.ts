@@ -78,7 +78,7 @@ export type {
   RunSnapshot,
   LineageGraph,
 } from './lineage';
-export { follow, DEFAULT_POLL_INTERVAL_MS } from './projections/follow';
+export { follow, DEFAULT_POLL_INTERVAL_MS } from './subscriptions/follow';
 export type {
   FollowTarget,
   FollowRunOptions,
@@ -90,7 +90,7 @@ export type {
   AllSubscription,
   RunCheckpoint,
   AllCheckpoint,
-} from './projections/follow';
+} from './subscriptions/follow';
 export type { StoreListener } from './store/port';
 export { eventJsonSchema, eventJsonSchemaText, EVENT_SCHEMA_ID } from './events/json-schema';
 export {

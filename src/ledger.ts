@@ -20,7 +20,7 @@ import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead
 import type { EventStore } from './store/port';
 import { openStore, parseStoreUrl } from './store/url';
 import { defaultPayloadDir, isPayloadHash, PayloadStore } from './payloads/store';
-import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
+import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './subscriptions/follow';
 import { checkRun, CheckResult } from './lineage/check';
 import {
   descendants,

@@ -133,7 +133,7 @@ export interface EventStore {
   streamRevision(streamId: string): Promise<number | null>;
   close(): Promise<void>;
   /**
-   * Optional live notification, used by catch-up subscriptions (src/projections/follow.ts)
+   * Optional live notification, used by catch-up subscriptions (src/subscriptions/follow.ts)
    * to read new events at once instead of waiting for their next poll.
    *
    * `listener(streamId)` is called after an append that went through THIS store instance

@@ -90,6 +90,12 @@ describe('layer rule', () => {
     expect(layerErrors('src/store/sqlite/probe.ts', "import type { PersistedRunState } from '../../projections/persisted';\nexport type P = PersistedRunState;\n")).toEqual([
       expect.stringContaining('not projections'),
     ]);
+    expect(layerErrors('src/projections/probe.ts', "import { follow } from '../subscriptions/follow';\nexport const f = follow;\n")).toEqual([
+      expect.stringContaining('not subscriptions'),
+    ]);
+    expect(layerErrors('src/subscriptions/probe.ts', "import { decide } from '../recorder/decide';\nexport const d = decide;\n")).toEqual([
+      expect.stringContaining('subscriptions may import only projections, events, canonical, store-port; not recorder'),
+    ]);
     expect(layerErrors('src/canonical/probe.ts', "import { OUTCOMES } from '../events/outcomes';\nexport const o = OUTCOMES;\n")).toHaveLength(1);
   });
 
@@ -98,6 +104,8 @@ describe('layer rule', () => {
     expect(layerErrors('src/cli/probe.ts', "import { openLedger } from '../ledger';\nexport const o = openLedger;\n")).toEqual([]);
     expect(layerErrors('src/lineage/probe.ts', "import { OUTCOMES } from '../events/outcomes';\nexport const o = OUTCOMES;\n")).toEqual([]);
     expect(layerErrors('src/recorder/probe.ts', "import { toProposedEvent } from '../store/events';\nexport const t = toProposedEvent;\n")).toEqual([]);
+    expect(layerErrors('src/subscriptions/probe.ts', "import { evolve } from '../projections/evolve';\nimport { decodeStoredEvent } from '../store/events';\nexport const e = [evolve, decodeStoredEvent];\n")).toEqual([]);
+    expect(layerErrors('src/ledger.ts', "import { follow } from './subscriptions/follow';\nexport const f = follow;\n")).toEqual([]);
   });
 
   test('every exception matches files of src/ and is still needed', () => {

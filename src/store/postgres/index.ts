@@ -514,7 +514,7 @@ export class PostgresEventStore implements EventStore {
   /**
    * Live notification: appends of this instance, and (through LISTEN on a connection of its
    * own, opened with the first listener) appends of every other process on the same schema.
-   * Subscribers still poll (src/projections/follow.ts): a lost LISTEN connection only delays them.
+   * Subscribers still poll (src/subscriptions/follow.ts): a lost LISTEN connection only delays them.
    */
   watch(listener: StoreListener): () => void {
     const entry: StoreListener = (streamId) => listener(streamId);
