@@ -12,7 +12,8 @@ export type { PayloadAvailability, PayloadRead } from './payloads/store';
 export { EVENT_CATALOGUE, EVENT_TYPES } from './events/catalogue';
 export type { EventType, EventDataOf } from './events/catalogue';
 export type { LedgerEvent, EventEnvelope } from './events/envelope';
-export { runStreamId, decodeStoredEvent } from './events/envelope';
+export { runStreamId } from './events/envelope';
+export { decodeStoredEvent } from './store/events';
 export { OUTCOME_TABLE, OUTCOMES } from './events/outcomes';
 export type { Outcome, RecordableOutcome, TokenOutcomeInput } from './events/outcomes';
 export { ENTITY_CODECS, RECORD_TYPES } from './projections/entities';
@@ -77,7 +78,7 @@ export type {
   RunSnapshot,
   LineageGraph,
 } from './lineage';
-export { follow, DEFAULT_POLL_INTERVAL_MS } from './projections/follow';
+export { follow, DEFAULT_POLL_INTERVAL_MS } from './subscriptions/follow';
 export type {
   FollowTarget,
   FollowRunOptions,
@@ -89,7 +90,7 @@ export type {
   AllSubscription,
   RunCheckpoint,
   AllCheckpoint,
-} from './projections/follow';
+} from './subscriptions/follow';
 export type { StoreListener } from './store/port';
 export { eventJsonSchema, eventJsonSchemaText, EVENT_SCHEMA_ID } from './events/json-schema';
 export {

@@ -5,7 +5,8 @@
 import { decodeOrThrow } from './events/codecs';
 import { uuidv7 } from './events/ids';
 import * as fs from 'node:fs';
-import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId, toProposedEvent } from './events/envelope';
+import { LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
+import { decodeStoredEvent, toProposedEvent } from './store/events';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
 import type { ExportRunOptions } from './export/bundle';
@@ -19,7 +20,7 @@ import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead
 import type { EventStore } from './store/port';
 import { openStore, parseStoreUrl } from './store/url';
 import { defaultPayloadDir, isPayloadHash, PayloadStore } from './payloads/store';
-import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
+import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './subscriptions/follow';
 import { checkRun, CheckResult } from './lineage/check';
 import {
   descendants,

@@ -19,7 +19,6 @@
  * - `readAll` returns every stream's events in one global order; `after` is exclusive.
  */
 import { LedgerError, ledgerError } from '../errors';
-import type { ProjectionDelta, StoredProjection } from '../projections/persisted';
 
 /**
  * The version of what the fold writes into persisted projections. A store keeps the version its
@@ -76,6 +75,38 @@ export interface ProjectionStore {
   drop(streamId: string): void;
 }
 
+/** One change to a projection table: a JSON value, or null to delete the entry. */
+export type ProjectionEntry = readonly [map: number, key: string | number, value: string | null];
+
+/** The projection changes of one append (or of a catch-up step): from the state at `fromVersion` to `toVersion`. */
+export interface ProjectionDelta {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly recordedAt: string | null;
+  readonly entries: readonly ProjectionEntry[];
+}
+
+/** One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order. */
+export interface ProjectionTables {
+  get(map: number, key: string | number): string | undefined;
+  has(map: number, key: string | number): boolean;
+  count(map: number): number;
+  /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
+  page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key >= `from`, in key order. */
+  pageFromKey(map: number, from: string | number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key > `after` (null: from the first), in key order. */
+  pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+}
+
+/** A store's persisted projection of one run, as found when opened. */
+export interface StoredProjection {
+  /** seq of the last event folded into the tables; -1 when none. */
+  readonly version: number;
+  readonly recordedAt: string | null;
+  readonly tables: ProjectionTables;
+}
+
 export interface ReadStreamOptions {
   /** First revision to read (inclusive). Default 0. */
   readonly fromRevision?: number;
@@ -112,7 +143,7 @@ export interface EventStore {
   streamRevision(streamId: string): Promise<number | null>;
   close(): Promise<void>;
   /**
-   * Optional live notification, used by catch-up subscriptions (src/projections/follow.ts)
+   * Optional live notification, used by catch-up subscriptions (src/subscriptions/follow.ts)
    * to read new events at once instead of waiting for their next poll.
    *
    * `listener(streamId)` is called after an append that went through THIS store instance

@@ -19,7 +19,7 @@ import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '.
 import { PROJECTION_FOLD_VERSION, type EventStore } from '../../src/store/port';
 import { recordReferenceRow, recordReferenceRun, registerReferenceGraph } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';
-import { comparable } from './follow-support';
+import { comparable } from '../subscriptions/follow-support';
 import { expectLedgerError, makeTempDir, removeDir } from '../store/sqlite/helpers';
 
 let dir: string;

@@ -30,7 +30,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Pool, type PoolClient } from 'pg';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
   conflictError,
@@ -42,12 +41,15 @@ import {
   notifyListeners,
   pagesFrom,
   PROJECTION_FOLD_VERSION,
+  ProjectionDelta,
   ProjectionStore,
+  ProjectionTables,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   retryStart,
   StoredEvent,
+  StoredProjection,
   StoreListener,
   StreamInfo,
 } from '../port';
@@ -519,7 +521,7 @@ export class PostgresEventStore implements EventStore {
   /**
    * Live notification: appends of this instance, and (through LISTEN on a connection of its
    * own, opened with the first listener) appends of every other process on the same schema.
-   * Subscribers still poll (src/projections/follow.ts): a lost LISTEN connection only delays them.
+   * Subscribers still poll (src/subscriptions/follow.ts): a lost LISTEN connection only delays them.
    */
   watch(listener: StoreListener): () => void {
     const entry: StoreListener = (streamId) => listener(streamId);

@@ -51,7 +51,6 @@ import * as nodePath from 'node:path';
 import { createWriter, Writer } from './writer';
 import Database from 'better-sqlite3';
 import { LedgerError, ledgerError } from '../../errors';
-import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
   EncodedEvent,
@@ -60,11 +59,14 @@ import {
   ExpectedRevision,
   pagesFrom,
   PROJECTION_FOLD_VERSION,
+  ProjectionDelta,
   ProjectionStore,
+  ProjectionTables,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEvent,
+  StoredProjection,
   StoreListener,
   notifyListeners,
   StreamInfo,
