@@ -14,9 +14,9 @@ export type { EventType, EventDataOf } from './events/catalogue';
 export type { LedgerEvent, EventEnvelope } from './events/envelope';
 export { runStreamId } from './events/envelope';
 export { decodeStoredEvent } from './store/events';
-export { OUTCOME_TABLE, OUTCOMES } from './events/outcomes';
-export type { Outcome, RecordableOutcome, TokenOutcomeInput } from './events/outcomes';
-export { ENTITY_CODECS, RECORD_TYPES } from './projections/entities';
+export { OUTCOME_TABLE, OUTCOMES, GROUP_TABLE, GROUP_KINDS, DELEGATING_OUTCOMES, isDelegatingOutcome, SINK_WRITTEN_OUTCOMES } from './events/outcomes';
+export type { Outcome, RecordableOutcome, TokenOutcomeInput, GroupKind } from './events/outcomes';
+export { ENTITY_CODECS, RECORD_TYPES, RECORD_KEYS } from './projections/entities';
 export type { RecordType } from './projections/entities';
 export type { RunState } from './projections/state';
 export { emptyRunState } from './projections/state';
@@ -34,11 +34,8 @@ export {
   explainRow,
   rowPathEnds,
   descendants,
-  DELEGATING_OUTCOMES,
-  isDelegatingOutcome,
   checkRun,
   VIOLATION_CODES,
-  SINK_WRITTEN_OUTCOMES,
   runSnapshot,
   graphOfToken,
   graphOfRow,
@@ -106,7 +103,6 @@ export {
   nextChainHash,
   recordId,
   describeRecord,
-  RECORD_ID_FIELDS,
   EXPORT_FORMAT,
   BUNDLE_RECORDS_FILE,
   BUNDLE_MANIFEST_FILE,

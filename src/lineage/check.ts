@@ -9,7 +9,7 @@
  * deterministic order: by check, then by the order the entities were recorded.
  * The sweep is linear in the size of the run.
  */
-import { OUTCOME_TABLE, outcomeFieldProblem, type Outcome } from '../events/outcomes';
+import { GROUP_TABLE, groupNamed, OUTCOME_TABLE, outcomeFieldProblem, SINK_WRITTEN_OUTCOMES, type Outcome } from '../events/outcomes';
 import type { NodeState, Token, TokenOutcome } from '../projections/entities';
 import type { Group, GroupKind, RunState } from '../projections/state';
 import { creatingGroup, type LineageAsOf } from './explain';
@@ -68,23 +68,8 @@ export interface CheckResult {
   readonly violations: Violation[];
 }
 
-/** Outcomes whose token must have been written at a sink (audit invariant 3). */
-export const SINK_WRITTEN_OUTCOMES: readonly Outcome[] = ['completed', 'routed'];
-
-const GROUP_FIELD_OF: Record<Exclude<GroupKind, 'batch'>, 'forkGroupId' | 'expandGroupId' | 'joinGroupId'> = {
-  fork: 'forkGroupId',
-  expand: 'expandGroupId',
-  join: 'joinGroupId',
-};
-
-/** The group kind an outcome's group field names, for outcomes that name a group (from the outcome table's fields). */
-function groupNamedBy(o: TokenOutcome): { kind: GroupKind; groupId: string } | null {
-  if (o.forkGroupId !== null) return { kind: 'fork', groupId: o.forkGroupId };
-  if (o.expandGroupId !== null) return { kind: 'expand', groupId: o.expandGroupId };
-  if (o.joinGroupId !== null) return { kind: 'join', groupId: o.joinGroupId };
-  if (o.batchId !== null) return { kind: 'batch', groupId: o.batchId };
-  return null;
-}
+/** The group an outcome's group field names (from the group table). */
+const groupNamedBy = (o: TokenOutcome): { kind: GroupKind; groupId: string } | null => groupNamed(o);
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, k) => x === b[k]);
@@ -444,7 +429,7 @@ function checkGroup(state: RunState, g: Group, add: Add): void {
     }
     return;
   }
-  const field = GROUP_FIELD_OF[g.kind];
+  const field = GROUP_TABLE[g.kind].tokenField;
   if (g.kind === 'join') {
     if (g.childTokenIds.length !== 1) mismatch(add, `join group ${g.groupId} has ${g.childTokenIds.length} merged tokens`, ids);
     for (const child of g.childTokenIds) {
