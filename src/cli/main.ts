@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { isLedgerError } from '../errors';
 import { registerCommands } from './commands';
 import { CliIO, ReportedFailure } from './context';
+import { optionDescription } from './options';
 
 /** The package version, read from the nearest package.json named lineage-ledger (works from src/ and dist/). */
 function packageVersion(): string {
@@ -35,6 +36,8 @@ export function buildProgram(io: CliIO = { stdout: process.stdout, stderr: proce
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
+    // inherited by every verb added after it: required options say "(required)"
+    .configureHelp({ optionDescription })
     .exitOverride();
   registerCommands(program, io);
   for (const c of program.commands) c.exitOverride();
