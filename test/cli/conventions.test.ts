@@ -8,7 +8,7 @@ import { buildProgram } from '../../src/cli/main';
 import { REQUIRED_MARK } from '../../src/cli/options';
 import { captureIO, cli } from './support';
 
-const commands: Command[] = buildProgram(captureIO().io).commands;
+const commands: readonly Command[] = buildProgram(captureIO().io).commands;
 const verbs = commands.map((c) => c.name());
 const byName = new Map(commands.map((c) => [c.name(), c]));
 
