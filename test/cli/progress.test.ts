@@ -2,6 +2,9 @@
  * The progress bar: its line (done/total, rate, ETA) is a pure function of the counts and the
  * time taken; it is drawn only on a terminal, and never with --json, in CI or on TERM=dumb.
  */
+import * as path from 'node:path';
+import { makeTempDir, removeDir } from '../store/sqlite/helpers';
+import { cli, cliOnTerminal } from './support';
 import { formatDuration, progressBar, ProgressStream, progressEnabled, renderProgress } from '../../src/cli/progress';
 
 function stream(isTTY: boolean, columns?: number): ProgressStream & { written: string[] } {
@@ -98,5 +101,43 @@ describe('progressBar', () => {
     }
     expect(progressEnabled(stream(true), { env: { CI: 'false' } })).toBe(true);
     expect(progressEnabled(stream(true), { env: { CI: '' } })).toBe(true);
+  });
+});
+
+describe('the long verbs draw it on a terminal stderr', () => {
+  let dir: string;
+  let file: string;
+  // the bar is off in CI and on TERM=dumb: run these as on a developer's terminal
+  const saved = { CI: process.env.CI, TERM: process.env.TERM };
+  beforeAll(async () => {
+    delete process.env.CI;
+    process.env.TERM = 'xterm';
+    dir = makeTempDir('ll-progress-');
+    file = path.join(dir, 'e.jsonl');
+    const store = `sqlite:${path.join(dir, 'l.db')}`;
+    expect((await cli('demo', '--store', store, '--rows', '3')).code).toBe(0);
+    expect((await cli('export', '--store', store, '--run', 'latest', '--out', file)).code).toBe(0);
+  });
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    removeDir(dir);
+  });
+
+  test.each([
+    ['verify', 'verifying', () => ['verify', file, '--no-signature']],
+    ['import', 'importing', () => ['import', file, '--no-signature', '--store', `sqlite:${path.join(dir, `import-${Date.now()}.db`)}`]],
+  ])('%s: done/total, rate and ETA on stderr, then the line is cleared; nothing with --json', async (_verb, label, args) => {
+    const r = await cliOnTerminal(...args());
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(new RegExp(`\\r${label} \\[[#.]+\\] +\\d+% \\d+/\\d+ {2}\\S+ records/s {2}ETA \\S+\\x1b\\[K`));
+    expect(r.err).toContain('\r\x1b[K');
+    expect(r.out).not.toContain('\r');
+    const j = await cliOnTerminal(...args(), '--json');
+    expect(j.code).toBe(0);
+    expect(j.err).not.toContain(label);
+    expect(() => JSON.parse(j.out) as unknown).not.toThrow();
   });
 });

@@ -114,7 +114,7 @@ export function registerIngest(program: Command, io: CliIO): void {
         input = fs.createReadStream(file);
       }
       const report = await withLedger(opts.store, async (ledger) => {
-        const bar = progressBar('ingesting', null, io.stderr);
+        const bar = progressBar('ingesting', null, io.stderr, { unit: 'lines', json: opts.json === true });
         try {
           return await ingestLines(ledger, readline.createInterface({ input, crlfDelay: Infinity }), (k) => bar.update(k));
         } finally {

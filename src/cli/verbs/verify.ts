@@ -8,6 +8,7 @@ import { loadVerifier } from '../../export/keys';
 import { verifyExport, VerifyOptions, verifyProof, VerifyReport } from '../../export/verify';
 import type { CliIO } from '../context';
 import { println } from '../options';
+import { progressBar } from '../progress';
 
 export interface KeyOpts {
   publicKey?: string;
@@ -109,10 +110,15 @@ export function registerVerify(program: Command, io: CliIO): void {
           throw ledgerError('VERIFY_FAILED', `proof file ${opts.proof} is not JSON: ${(e as Error).message}`, { path: opts.proof });
         }
         report = verifyProof(exportPath, proof, options);
-      } else if (exportPath === '-') {
-        report = { ...(await withStdinCopy((file) => verifyExport(file, options))), path: '-' };
       } else {
-        report = await verifyExport(exportPath, options);
+        const bar = progressBar('verifying', null, io.stderr, { json: opts.json === true });
+        const withProgress: VerifyOptions = { ...options, onProgress: (done, total) => bar.update(done, total) };
+        try {
+          if (exportPath === '-') report = { ...(await withStdinCopy((file) => verifyExport(file, withProgress))), path: '-' };
+          else report = await verifyExport(exportPath, withProgress);
+        } finally {
+          bar.finish();
+        }
       }
       printReport(io, report, opts.json === true);
       if (!report.ok) throw ledgerError('VERIFY_FAILED', report.problem ?? 'the export did not verify', { firstBadRecord: report.firstBadRecord });
