@@ -30,5 +30,5 @@ test('verify - checks an export read from stdin, and fails on a damaged one', as
   const damaged = fs.readFileSync(file, 'utf8').replace('"record_type":"row"', '"record_type":"rox"');
   const bad = run(['verify', '-', '--no-signature', '--json'], damaged);
   expect(bad.status).toBe(1);
-  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false });
+  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, path: '-', error: { code: 'VERIFY_FAILED' } });
 }, 90_000);

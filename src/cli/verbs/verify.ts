@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { ledgerError } from '../../errors';
 import { loadVerifier } from '../../export/keys';
 import { verifyExport, VerifyOptions, verifyProof, VerifyReport } from '../../export/verify';
-import type { CliIO } from '../context';
+import { CliIO, CommandFailed } from '../context';
 import { println } from '../options';
 import { progressBar } from '../progress';
 
@@ -120,8 +120,14 @@ export function registerVerify(program: Command, io: CliIO): void {
           bar.finish();
         }
       }
+      if (!report.ok) {
+        const error = ledgerError('VERIFY_FAILED', report.problem ?? 'the export did not verify', { firstBadRecord: report.firstBadRecord });
+        // --json: the report and the error are one document (main prints it)
+        if (opts.json === true) throw new CommandFailed(error.toJSON(), reportJson(report));
+        printReport(io, report, false);
+        throw error;
+      }
       printReport(io, report, opts.json === true);
-      if (!report.ok) throw ledgerError('VERIFY_FAILED', report.problem ?? 'the export did not verify', { firstBadRecord: report.firstBadRecord });
-      if (!report.signatureChecked && opts.json !== true) io.stderr.write('warning: the signature was NOT checked (--no-signature)\n');
+      if (!report.signatureChecked) io.stderr.write('warning: the signature was NOT checked (--no-signature)\n');
     });
 }
