@@ -17,6 +17,7 @@ test('bare lineage-ledger: help on stderr, exit 2', () => {
   expect(r.status).toBe(2);
   expect(r.stderr).toContain('Usage: lineage-ledger');
   expect(r.stderr).toContain('verify');
+  expect(r.stdout).toBe('');
 });
 
 test('verify - checks an export read from stdin, and fails on a damaged one', async () => {
