@@ -60,6 +60,13 @@ maybe('lineage-ledger import-elspeth', () => {
     const again = await cli('import-elspeth', RICH, '--store', store);
     expect(again.code).toBe(1);
     expect(again.out.split('\n').filter((l) => l.includes('refused (DUPLICATE_ID)'))).toHaveLength(3);
+    // with --json: the report and its error, one document
+    const againJson = await cli('import-elspeth', RICH, '--store', store, '--json');
+    expect(againJson.code).toBe(1);
+    const failure = JSON.parse(againJson.out) as { refused: number; error: { code: string; details: { refused: unknown[] } } };
+    expect(failure.refused).toBe(3);
+    expect(failure.error).toMatchObject({ code: 'IMPORT_REFUSED', message: expect.stringMatching(/^3 of 3 run\(s\) refused; first \S+ \(DUPLICATE_ID\): /) });
+    expect(failure.error.details.refused).toEqual(report.runs.map((x) => ({ runId: x.runId, refusal: 'DUPLICATE_ID' })));
     const reopened = await openLedger({ store, create: false });
     expect(await Promise.all(report.runs.map((x) => reopened.store.streamRevision(runStreamId(x.runId))))).toEqual(before);
     await reopened.close();

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { importElspeth, type ImportElspethReport, type RunImportReport } from '../../elspeth/import';
 import { describeKey } from '../../elspeth/records';
 import { parseStoreUrl } from '../../store/url';
-import { CliIO, payloadsFromOption, ReportedFailure, storeOption, withLedger } from '../context';
+import { CliIO, CommandFailed, payloadsFromOption, ReportedFailure, storeOption, withLedger } from '../context';
 import { println } from '../options';
 import { progressBar, type Progress } from '../progress';
 
@@ -61,7 +61,7 @@ export function registerImportElspeth(program: Command, io: CliIO): void {
               ...(opts.run !== undefined ? { runId: opts.run } : {}),
               allowAnomalies: opts.allowAnomalies === true,
               onRun: (done, total) => {
-                bar ??= progressBar('import-elspeth (runs)', total, opts.json === true ? { write: () => true } : io.stderr);
+                bar ??= progressBar('importing', total, io.stderr, { unit: 'runs', json: opts.json === true });
                 bar.update(done);
               },
             });
@@ -76,8 +76,25 @@ export function registerImportElspeth(program: Command, io: CliIO): void {
       throw e;
     }
     if (report.imported === 0) cleanUp();
-    if (opts.json === true) println(io, JSON.stringify(report));
-    else printReport(io, report);
+    if (opts.json === true) {
+      if (report.refused > 0) {
+        const refused = report.runs.filter((r) => r.result === 'refused');
+        const first = refused[0]!;
+        // the report and the error are one document (main prints it)
+        throw new CommandFailed(
+          {
+            code: 'IMPORT_REFUSED',
+            message: `${refused.length} of ${report.runs.length} run(s) refused; first ${first.runId} (${first.refusal}): ${first.message}`,
+            details: { refused: refused.map((r) => ({ runId: r.runId, refusal: r.refusal })) },
+          },
+          { ...report },
+        );
+      }
+      println(io, JSON.stringify(report));
+      return;
+    }
+    printReport(io, report);
+    // the report says which runs were refused and why
     if (report.refused > 0) throw new ReportedFailure(1);
   });
 }
