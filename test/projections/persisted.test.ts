@@ -30,10 +30,16 @@ afterEach(() => removeDir(dir));
 
 const file = (name = 'l.db'): string => path.join(dir, name);
 
-/** The run's state by folding every event (the as-of path never reads the tables). */
+/** The run's state by folding every event in memory (the as-of path never reads the run's tables). */
 async function folded(ledger: Ledger, runId: string): Promise<RunState> {
   const revision = await ledger.store.streamRevision(runStreamId(runId));
-  return ledger.loadRun(runId, { asOf: revision! });
+  const threshold = ledger.asOfOnDiskFromEvents;
+  ledger.asOfOnDiskFromEvents = Infinity;
+  try {
+    return await ledger.loadRun(runId, { asOf: revision! });
+  } finally {
+    ledger.asOfOnDiskFromEvents = threshold;
+  }
 }
 
 async function expectTablesMatchEvents(ledger: Ledger, runId: string): Promise<void> {
@@ -298,6 +304,37 @@ test('a schema version 1 file is upgraded on a read-write open and its runs proj
   const check = new Database(file(), { readonly: true });
   expect(check.pragma('user_version', { simple: true })).toBe(2);
   check.close();
+});
+
+test('a read as of an earlier point of a large run folds into a scratch file, not memory: the same state and export as the in-memory fold; the file goes when the ledger closes', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}` });
+  const demo = await recordDemoRun(ledger);
+  const revision = (await ledger.store.streamRevision(runStreamId(demo.runId)))!;
+  const asOf = Math.floor(revision / 2);
+  const scratchRoot = path.join(dir, 'tmp');
+  fs.mkdirSync(scratchRoot);
+  ledger.scratchDir = scratchRoot;
+  const scratchDirs = (): string[] => fs.readdirSync(scratchRoot).filter((f) => f.startsWith('lineage-ledger-scratch-'));
+  const before = new Set(scratchDirs());
+  ledger.asOfOnDiskFromEvents = Infinity;
+  const inMemory = await ledger.loadRun(demo.runId, { asOf });
+  const memRecords = [...runRecords(inMemory)];
+  ledger.asOfOnDiskFromEvents = 0;
+  const onDisk = await ledger.loadRun(demo.runId, { asOf });
+  expect(isPersistedState(inMemory)).toBe(false);
+  expect(isPersistedState(onDisk)).toBe(true);
+  expect(onDisk.version).toBe(asOf);
+  expect(comparable(onDisk)).toEqual(comparable(inMemory));
+  expect([...runRecords(onDisk)]).toEqual(memRecords);
+  // the same point again: the same scratch; the run's own tables are untouched (still at the last event)
+  expect(await ledger.loadRun(demo.runId, { asOf })).toBe(onDisk);
+  expect(projectionVersion(file(), demo.runId)).toBe(revision);
+  const made = scratchDirs().filter((d) => !before.has(d));
+  expect(made).toHaveLength(1);
+  await expectLedgerError(ledger.loadRun(demo.runId, { asOf: '2000-01-01T00:00:00Z' }), 'RUN_NOT_FOUND');
+  expect(scratchDirs().filter((d) => !before.has(d))).toEqual(made);
+  await ledger.close();
+  expect(scratchDirs().filter((d) => !before.has(d))).toEqual([]);
 });
 
 test('a read-only open of a file whose rows another fold version wrote does not use them: it folds in memory and writes nothing', async () => {

@@ -48,6 +48,7 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import * as os from 'node:os';
 import { createWriter, Writer } from './writer';
 import Database from 'better-sqlite3';
 import { LedgerError, ledgerError } from '../../errors';
@@ -730,6 +731,59 @@ export class SqliteEventStore implements EventStore {
  * src/projections/persisted.ts). Reads use the main connection; catch-up writes
  * take the write lock like appends do.
  */
+/** A temporary projection store (see openScratchProjections). */
+export interface ScratchProjections {
+  readonly projections: ProjectionStore;
+  /** Closes the file and deletes it. */
+  close(): void;
+}
+
+/**
+ * A projection store in a temporary file of its own (under the system's temporary folder, or
+ * `dir`), for folding a run's events into tables when the run is too large to hold in memory
+ * (a read as of an earlier point of a large run). Nothing in it needs to survive a crash:
+ * no journal, no syncs. `close` deletes it.
+ */
+export function openScratchProjections(dir: string = os.tmpdir()): ScratchProjections {
+  const folder = fs.mkdtempSync(nodePath.join(dir, 'lineage-ledger-scratch-'));
+  const file = nodePath.join(folder, 'projection.db');
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.exec(SCHEMA_V1_SQL);
+    db.exec(PROJECTION_SQL);
+  } catch (e) {
+    db?.close();
+    fs.rmSync(folder, { recursive: true, force: true });
+    throw translateError(e, file, 'creating a scratch projection');
+  }
+  const open = db;
+  let closed = false;
+  const projections = new SqliteProjectionStore(
+    open,
+    file,
+    false,
+    () => {
+      if (closed) throw ledgerError('STORE_CLOSED', `${file}: the scratch projection is closed`, { path: file });
+    },
+    true,
+  );
+  return {
+    projections,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        open.close();
+      } finally {
+        fs.rmSync(folder, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 class SqliteProjectionStore implements ProjectionStore {
   private readonly s: Record<
     | 'run'
@@ -758,6 +812,8 @@ class SqliteProjectionStore implements ProjectionStore {
     private readonly path: string,
     private readonly readonly: boolean,
     private readonly assertOpen: () => void,
+    /** A scratch projection (openScratchProjections): its events are elsewhere, so writes are not checked against this file's streams. */
+    private readonly scratch = false,
   ) {
     const p = (sql: string): Statement => db.prepare(sql);
     this.s = {
@@ -880,7 +936,7 @@ class SqliteProjectionStore implements ProjectionStore {
         if (version !== delta.fromVersion) {
           throw ledgerError('CONCURRENCY_CONFLICT', `projection of ${streamId} is at ${version}, not ${delta.fromVersion}`, { streamId, expected: delta.fromVersion, actual: version });
         }
-        const revision = this.s.revision.get(streamId) as number | undefined;
+        const revision = this.scratch ? delta.toVersion : (this.s.revision.get(streamId) as number | undefined);
         if (revision === undefined || delta.toVersion > revision) {
           throw ledgerError('INVALID_INPUT', `projection of ${streamId}: seq ${delta.toVersion} is past the stream's last event (${String(revision)})`, { streamId });
         }
