@@ -2,7 +2,8 @@
 // only the modules listed for it (and src/errors.ts, which every layer shares); anything else is
 // a lint error naming the rule. Direction: cli → collector → ledger → export / lineage →
 // recorder → projections → events → canonical, with the store port below the recorder and the
-// adapters depending only on the port.
+// adapters depending only on the port; the live subscriptions (follow) sit beside the recorder,
+// over the projections and the store port, and only the ledger and above use them.
 
 /** How each module is recognised in an import specifier (relative paths from inside src/). */
 const MODULES = {
@@ -10,9 +11,10 @@ const MODULES = {
   payloads: '(^|/)payloads(/|$)',
   events: '(^|/)events(/|$)',
   projections: '(^|/)projections(/|$)',
-  'store-port': '(^|/)store/(port|url)$',
+  'store-port': '(^|/)store/(port|url|events)$',
   'store-adapters': '(^|/)store/(sqlite|postgres|eventstoredb|memory)(/|$)',
   recorder: '(^|/)recorder(/|$)',
+  subscriptions: '(^|/)subscriptions(/|$)',
   lineage: '(^|/)lineage(/|$)',
   export: '(^|/)export(/|$)',
   ledger: '(^|/)ledger$',
@@ -30,29 +32,28 @@ export const LAYERS = {
   payloads: { files: ['src/payloads/**'], may: ['canonical'] },
   events: { files: ['src/events/**'], may: ['canonical'] },
   projections: { files: ['src/projections/**'], may: ['events', 'canonical', 'store-port'] },
-  'store-port': { files: ['src/store/port.ts', 'src/store/url.ts'], may: ['events', 'canonical'] },
+  'store-port': { files: ['src/store/port.ts', 'src/store/url.ts', 'src/store/events.ts'], may: ['events', 'canonical'] },
   'store-adapters': { files: ['src/store/*/**', 'src/store/memory.ts'], may: ['store-port', 'events', 'canonical'] },
   recorder: { files: ['src/recorder/**'], may: ['events', 'projections', 'store-port', 'canonical', 'payloads'] },
+  subscriptions: { files: ['src/subscriptions/**'], may: ['projections', 'events', 'canonical', 'store-port'] },
   lineage: { files: ['src/lineage/**'], may: ['projections', 'events', 'canonical', 'payloads'] },
   export: { files: ['src/export/**'], may: ['lineage', 'projections', 'events', 'canonical', 'payloads', 'store-port'] },
   workloads: { files: ['src/workloads/**'], may: ['ledger', 'recorder', 'events', 'canonical'] },
-  docs: { files: ['src/docs/**'], may: ['events', 'projections', 'lineage', 'export', 'canonical'] },
-  ledger: { files: ['src/ledger.ts'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'store-adapters', 'recorder', 'lineage', 'export'] },
-  elspeth: { files: ['src/elspeth/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'lineage', 'export', 'ledger'] },
-  collector: { files: ['src/collector/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'lineage', 'export', 'ledger'] },
+  docs: { files: ['src/docs/**'], may: ['events', 'projections', 'lineage', 'export', 'canonical', 'elspeth'] },
+  ledger: { files: ['src/ledger.ts'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'store-adapters', 'recorder', 'subscriptions', 'lineage', 'export'] },
+  elspeth: { files: ['src/elspeth/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'subscriptions', 'lineage', 'export', 'ledger'] },
+  collector: { files: ['src/collector/**'], may: ['canonical', 'payloads', 'events', 'projections', 'store-port', 'recorder', 'subscriptions', 'lineage', 'export', 'ledger'] },
   cli: { files: ['src/cli/**'], may: Object.keys(MODULES).filter((m) => m !== 'index') },
 };
 
 /**
- * Imports that break the direction today and are being moved (each names its way out). A file
- * listed here may also import the modules given; the list only ever shrinks.
+ * Imports against the direction that are tolerated while they are being moved: a file listed here
+ * may also import the modules given, and each entry names its way out. The list is empty and only
+ * ever shrinks: an import against the direction is moved to where the layers allow it, not listed.
+ * test/docs/layers.test.ts checks that every entry matches files of src/ and is still needed.
+ * @type {Array<{ files: string[], may: string[] }>}
  */
-export const EXCEPTIONS = [
-  // toProposedEvent/decodeStoredEvent belong on the store side of the port
-  { files: ['src/events/envelope.ts'], may: ['store-port'] },
-  // the projection tables' storage types (ProjectionDelta, ProjectionTables, StoredProjection) belong to the port
-  { files: ['src/store/port.ts', 'src/store/sqlite/**', 'src/store/postgres/**'], may: ['projections'] },
-];
+export const EXCEPTIONS = [];
 
 function rule(layer, extra = []) {
   const may = new Set([...LAYERS[layer].may, ...extra]);
@@ -86,7 +87,7 @@ export function layerConfigs() {
 }
 
 /** Enough glob matching for the patterns above (`**` any depth, `*` one segment). */
-function matchesGlob(file, glob) {
+export function matchesGlob(file, glob) {
   const re = new RegExp(`^${glob.split('**').map((part) => part.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')).join('.*')}$`);
   return re.test(file) || re.test(file.replace(/\/\*\*$/, '/x.ts'));
 }

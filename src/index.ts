@@ -12,10 +12,11 @@ export type { PayloadAvailability, PayloadRead } from './payloads/store';
 export { EVENT_CATALOGUE, EVENT_TYPES } from './events/catalogue';
 export type { EventType, EventDataOf } from './events/catalogue';
 export type { LedgerEvent, EventEnvelope } from './events/envelope';
-export { runStreamId, decodeStoredEvent } from './events/envelope';
-export { OUTCOME_TABLE, OUTCOMES } from './events/outcomes';
-export type { Outcome, RecordableOutcome, TokenOutcomeInput } from './events/outcomes';
-export { ENTITY_CODECS, RECORD_TYPES } from './projections/entities';
+export { runStreamId } from './events/envelope';
+export { decodeStoredEvent } from './store/events';
+export { OUTCOME_TABLE, OUTCOMES, GROUP_TABLE, GROUP_KINDS, DELEGATING_OUTCOMES, isDelegatingOutcome, SINK_WRITTEN_OUTCOMES } from './events/outcomes';
+export type { Outcome, RecordableOutcome, TokenOutcomeInput, GroupKind } from './events/outcomes';
+export { ENTITY_CODECS, RECORD_TYPES, RECORD_KEYS } from './projections/entities';
 export type { RecordType } from './projections/entities';
 export type { RunState } from './projections/state';
 export { emptyRunState } from './projections/state';
@@ -33,11 +34,8 @@ export {
   explainRow,
   rowPathEnds,
   descendants,
-  DELEGATING_OUTCOMES,
-  isDelegatingOutcome,
   checkRun,
   VIOLATION_CODES,
-  SINK_WRITTEN_OUTCOMES,
   runSnapshot,
   graphOfToken,
   graphOfRow,
@@ -77,7 +75,7 @@ export type {
   RunSnapshot,
   LineageGraph,
 } from './lineage';
-export { follow, DEFAULT_POLL_INTERVAL_MS } from './projections/follow';
+export { follow, DEFAULT_POLL_INTERVAL_MS } from './subscriptions/follow';
 export type {
   FollowTarget,
   FollowRunOptions,
@@ -89,7 +87,7 @@ export type {
   AllSubscription,
   RunCheckpoint,
   AllCheckpoint,
-} from './projections/follow';
+} from './subscriptions/follow';
 export type { StoreListener } from './store/port';
 export { eventJsonSchema, eventJsonSchemaText, EVENT_SCHEMA_ID } from './events/json-schema';
 export {
@@ -105,7 +103,6 @@ export {
   nextChainHash,
   recordId,
   describeRecord,
-  RECORD_ID_FIELDS,
   EXPORT_FORMAT,
   BUNDLE_RECORDS_FILE,
   BUNDLE_MANIFEST_FILE,
@@ -118,6 +115,10 @@ export type { InclusionProofDocument } from './export/proof';
 export { locateExport, parseManifest } from './export/read';
 export { importExport, synthesizeRunEvents } from './export/import';
 export type { ImportOptions, ImportResult } from './export/import';
+export { importElspeth, IMPORT_ANOMALIES_MARK } from './elspeth/import';
+export type { ImportElspethOptions, ImportElspethReport, RunImportReport, PayloadReport } from './elspeth/import';
+export type { LandscapeAnomaly } from './elspeth/records';
+export { LANDSCAPE_MAPPING } from './elspeth/mapping';
 export { CsvView, writeCsvView, csvCell } from './export/csv';
 export {
   generateEd25519KeyPair,

@@ -5,7 +5,8 @@
 import { decodeOrThrow } from './events/codecs';
 import { uuidv7 } from './events/ids';
 import * as fs from 'node:fs';
-import { decodeStoredEvent, LedgerEvent, runIdOfStream, runStreamId, toProposedEvent } from './events/envelope';
+import { LedgerEvent, runIdOfStream, runStreamId } from './events/envelope';
+import { decodeStoredEvent, toProposedEvent } from './store/events';
 import { isLedgerError, ledgerError } from './errors';
 import { ExportRecord, runRecords } from './export/records';
 import type { ExportRunOptions } from './export/bundle';
@@ -15,10 +16,11 @@ import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput, decideBeginRun, decidePayloadsPurged } from './recorder/commands';
 import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
 import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead } from './projections/persisted';
-import type { EventStore } from './store/port';
+import type { EventStore, ProjectionStore } from './store/port';
+import { openScratchProjections, ScratchProjections } from './store/sqlite';
 import { openStore, parseStoreUrl } from './store/url';
 import { defaultPayloadDir, isPayloadHash, PayloadStore } from './payloads/store';
-import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './projections/follow';
+import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './subscriptions/follow';
 import { checkRun, CheckResult } from './lineage/check';
 import {
   descendants,
@@ -69,6 +71,10 @@ const READ_STATES = 4;
 
 /** Entries merged per catch-up write of a persisted projection (one transaction each). */
 const CATCH_UP_ENTRIES = 65536;
+/** A read as of an earlier point folds into a temporary file instead of memory from this many events on (Ledger.asOfOnDiskFromEvents). */
+export const AS_OF_ON_DISK_FROM_EVENTS = 20_000;
+/** Scratch projections a ledger keeps for repeated reads as of the same point (the oldest is deleted past this). */
+const AS_OF_SCRATCHES = 4;
 
 let lastNowMs = -1;
 let lastNowIso = '';
@@ -97,6 +103,19 @@ export class Ledger {
     /** The payload store (bodies by SHA-256), or null when none is configured. */
     readonly payloads: PayloadStore | null = null,
   ) {}
+
+  /**
+   * A read with `asOf` of a run with at least this many events (on a store that is not the
+   * memory store) folds the events into a temporary projection file (deleted when the ledger
+   * closes) instead of memory, so its memory does not grow with the run. Smaller runs fold in
+   * memory, which is faster. The last 4 such folds are kept for repeated reads as of the same
+   * point; a state read from an older one fails with STORE_CLOSED once a fifth replaces it.
+   */
+  asOfOnDiskFromEvents = AS_OF_ON_DISK_FROM_EVENTS;
+  /** Where those temporary projection files go (default: the system's temporary folder). */
+  scratchDir: string | undefined = undefined;
+  /** Scratch projections of reads as of an earlier point, by `runId@asOf`, oldest first. */
+  private readonly scratches = new Map<string, { state: RunState; scratch: ScratchProjections }>();
 
   private deps(correlationId: string | null, causationId: string | null): RecorderDeps {
     return { store: this.store, now: this.now, newId: this.newId, correlationId, causationId, payloads: this.payloads };
@@ -189,7 +208,44 @@ export class Ledger {
         return persisted.state;
       }
     }
+    if (options.asOf !== undefined && this.store.kind !== 'memory') {
+      const revision = await this.store.streamRevision(runStreamId(runId));
+      const events = revision === null ? 0 : (typeof options.asOf === 'number' ? Math.min(options.asOf, revision) : revision) + 1;
+      if (events >= this.asOfOnDiskFromEvents) return this.foldRunOnDisk(runId, options);
+    }
     return this.foldRun(runId, options);
+  }
+
+  /**
+   * Folds a run's events (up to `asOf`) into a scratch projection file: the state reads its
+   * tables as the persisted projection does, holding only a bounded part of the run in memory.
+   * Kept for repeated reads as of the same point; deleted when the ledger closes.
+   */
+  private async foldRunOnDisk(runId: string, options: ReadOptions): Promise<RunState> {
+    const key = `${runId}@${String(options.asOf)}`;
+    const kept = this.scratches.get(key);
+    if (kept !== undefined) return kept.state;
+    const scratch = openScratchProjections(this.scratchDir);
+    try {
+      const streamId = runStreamId(runId);
+      const p = openPersistedState(runId, scratch.projections.open(streamId));
+      await this.foldInto(p, scratch.projections, streamId, this.readRunEvents(runId, options));
+      if (p.state.version < 0) {
+        const exists = (await this.store.streamRevision(streamId)) !== null;
+        if (!exists) throw ledgerError('RUN_NOT_FOUND', `run ${runId} does not exist in the ${this.store.kind} store`, { runId });
+        throw ledgerError('RUN_NOT_FOUND', `run ${runId} has no events as of ${String(options.asOf)}`, { runId, asOf: options.asOf });
+      }
+      if (this.scratches.size >= AS_OF_SCRATCHES) {
+        const [oldest, entry] = this.scratches.entries().next().value!;
+        this.scratches.delete(oldest);
+        entry.scratch.close();
+      }
+      this.scratches.set(key, { state: p.state, scratch });
+      return p.state;
+    } catch (e) {
+      scratch.close();
+      throw e;
+    }
   }
 
   /**
@@ -258,14 +314,21 @@ export class Ledger {
 
   /** Folds the events the tables lack, page by page, writing the merged changes in windows (the recorder's write path). */
   private async catchUp(p: PersistedRunState, streamId: string): Promise<void> {
-    const projections = this.store.projections!;
+    await this.foldInto(p, this.store.projections!, streamId, this.decodedPages(streamId, p.state.version + 1));
+  }
+
+  private async *decodedPages(streamId: string, fromRevision: number): AsyncIterable<LedgerEvent[]> {
+    for await (const page of this.store.readStream(streamId, { fromRevision })) yield page.map((stored) => decodeStoredEvent(stored));
+  }
+
+  /** Folds pages of events into a persisted state, writing its changes to `projections` in windows of CATCH_UP_ENTRIES entries. */
+  private async foldInto(p: PersistedRunState, projections: ProjectionStore, streamId: string, pages: AsyncIterable<LedgerEvent[]>): Promise<void> {
     const deferred = new DeferredProjection(p.tracker, (delta) => projections.write(streamId, delta), p.state.version, CATCH_UP_ENTRIES);
-    for await (const page of this.store.readStream(streamId, { fromRevision: p.state.version + 1 })) {
+    for await (const page of pages) {
       const from = p.state.version;
       p.tracker.active = true;
       try {
-        for (const stored of page) {
-          const e = decodeStoredEvent(stored);
+        for (const e of page) {
           p.tracker.noteEvent(e.type);
           evolve(p.state, e);
         }
@@ -413,6 +476,8 @@ export class Ledger {
       }
     }
     this.handles.clear();
+    for (const { scratch } of this.scratches.values()) scratch.close();
+    this.scratches.clear();
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     this.subscriptions.clear();
     await this.store.close();

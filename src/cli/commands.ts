@@ -8,6 +8,7 @@ import { registerCheck } from './verbs/check';
 import { registerDemo } from './verbs/demo';
 import { registerExplain } from './verbs/explain';
 import { registerImport } from './verbs/import';
+import { registerImportElspeth } from './verbs/import-elspeth';
 import { registerKeygen } from './verbs/keygen';
 import { registerProve } from './verbs/prove';
 import { registerExport } from './verbs/export';
@@ -27,6 +28,7 @@ export function registerCommands(program: Command, io: CliIO): void {
   registerVerify(program, io);
   registerProve(program, io);
   registerImport(program, io);
+  registerImportElspeth(program, io);
   registerExplain(program, io);
   registerCheck(program, io);
   registerReplay(program, io);

@@ -48,6 +48,27 @@ export async function withLedger<T>(
   }
 }
 
+/** The `error` of the document a failed command prints with --json: `{ "error": { code, message, details? } }`. */
+export interface JsonError {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A command that failed with a report of the failure (verify's checks, check's violations,
+ * ingest's lines applied): with --json, the report and its `error` are the one document on
+ * stdout; without, the error is the usual line on stderr. Exit 1.
+ */
+export class CommandFailed extends Error {
+  constructor(
+    readonly error: JsonError,
+    readonly report: Readonly<Record<string, unknown>>,
+  ) {
+    super(error.message);
+  }
+}
+
 /** Thrown by commands that have already reported their failure (exit 1, nothing more to print). */
 export class ReportedFailure extends Error {
   constructor(readonly exitCode = 1) {

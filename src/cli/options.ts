@@ -1,7 +1,7 @@
 /**
  * Option parsers shared by the CLI verbs. A bad option value is a usage error (exit 2).
  */
-import { InvalidArgumentError, Option } from 'commander';
+import { Help, InvalidArgumentError, Option } from 'commander';
 import type { AsOf } from '../ledger';
 import type { CliIO } from './context';
 
@@ -27,4 +27,16 @@ export function asOfOption(what: string): Option {
 
 export function println(io: CliIO, s = ''): void {
   io.stdout.write(`${s}\n`);
+}
+
+/** How --help marks an option the verb cannot run without (commander's requiredOption). */
+export const REQUIRED_MARK = '(required)';
+
+/**
+ * Help convention: the description of every required option ends with "(required)". Set
+ * on the program before the verbs are added, so every verb inherits it.
+ */
+export function optionDescription(this: Help, option: Option): string {
+  const text = Help.prototype.optionDescription.call(this, option);
+  return option.mandatory ? `${text} ${REQUIRED_MARK}` : text;
 }

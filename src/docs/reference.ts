@@ -12,6 +12,7 @@ import { ERROR_CODES } from '../errors';
 import { VIOLATION_CODES } from '../lineage/check';
 import { recordFieldNames, snakeCase } from '../export/records';
 import { ENTITY_CODECS, RECORD_TYPES } from '../projections/entities';
+import { ELSPETH_EXPORT_NOT_FACTS, LANDSCAPE_MAPPING, MOVED_ELSPETH_FIELDS } from '../elspeth/mapping';
 
 function typeName(c: t.Mixed): string {
   return c.name.replace(/\|/g, '\\|');
@@ -69,12 +70,34 @@ export function renderViolations(): string {
   return lines.join('\n');
 }
 
+/** How each Landscape table becomes our records (from LANDSCAPE_MAPPING, the importer's own table). */
+export function renderElspethMapping(): string {
+  const CONVERSIONS: Record<string, string> = { timestamp: 'naive UTC → ISO-8601 with Z', json: 'JSON text parsed', bool: '0/1 → boolean', epoch: 'epoch seconds → ISO-8601 with Z' };
+  const lines = ['| Landscape table | our record | in ELSPETH\'s export | columns converted | fields derived |', '|---|---|---|---|---|'];
+  for (const m of LANDSCAPE_MAPPING) {
+    const converted: string[] = [];
+    const derived: string[] = [];
+    for (const [field, f] of Object.entries(m.fields)) {
+      if (f.column === null) derived.push(`\`${field}\`: ${f.derived ?? ''}`);
+      else if (f.conversion !== 'none' || f.column !== field) {
+        converted.push(`\`${f.column}\`${f.column !== field ? ` → \`${field}\`` : ''}${f.conversion !== 'none' ? ` (${CONVERSIONS[f.conversion]})` : ''}`);
+      }
+    }
+    lines.push(`| \`${m.table}\` | \`${m.record}\` | ${m.exportRecord === null ? 'left out' : `\`${m.exportRecord}\``} | ${converted.join(', ') || '-'} | ${derived.join('; ') || '-'} |`);
+  }
+  lines.push('');
+  for (const [from, to] of Object.entries(MOVED_ELSPETH_FIELDS)) lines.push(`- ELSPETH's \`${from}\` is our \`${to.record}.${to.field}\` when ${to.when}.`);
+  lines.push(`- Not facts, so not carried: the field${ELSPETH_EXPORT_NOT_FACTS.fields.length > 1 ? 's' : ''} ${ELSPETH_EXPORT_NOT_FACTS.fields.map((f) => `\`${f}\``).join(', ')} of every ELSPETH record (its HMAC) and its ${ELSPETH_EXPORT_NOT_FACTS.recordTypes.map((f) => `\`${f}\``).join(', ')} record; our export signs and closes its own way.`);
+  return lines.join('\n');
+}
+
 export const GENERATED_SECTIONS: Readonly<Record<string, () => string>> = {
   violations: renderViolations,
   outcomes: renderOutcomes,
   events: renderEvents,
   records: renderRecords,
   errors: renderErrors,
+  elspeth: renderElspethMapping,
 };
 
 /** Replaces every `<!-- generated:NAME -->…<!-- /generated:NAME -->` block of `text` with its rendering. */

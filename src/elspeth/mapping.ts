@@ -9,7 +9,7 @@
  * node.schema_fields, which it parses). Conversions apply to the database value and to
  * ELSPETH's export value alike, so one function serves the import and the comparison.
  */
-import type { RecordType } from '../projections/entities';
+import { RECORD_KEYS, type RecordType } from '../projections/entities';
 import type { LandscapeTable } from './landscape';
 
 /**
@@ -39,7 +39,7 @@ export interface TableMapping {
   readonly record: RecordType;
   /** ELSPETH's export record type, or null when its exporter leaves the table out. */
   readonly exportRecord: string | null;
-  /** The record's entity key (our fields; the same names in ELSPETH's export). */
+  /** The record's key (RECORD_KEYS: our fields, the same names in ELSPETH's export). */
   readonly key: readonly string[];
   /** Our record field → where its value comes from. */
   readonly fields: Readonly<Record<string, FieldMapping>>;
@@ -52,12 +52,11 @@ const same = (...columns: string[]): Record<string, FieldMapping> => Object.from
 const times = (...columns: string[]): Record<string, FieldMapping> => Object.fromEntries(columns.map((c) => [c, col(c, 'timestamp')]));
 const jsons = (...columns: string[]): Record<string, FieldMapping> => Object.fromEntries(columns.map((c) => [c, col(c, 'json')]));
 
-export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
+const TABLES: ReadonlyArray<Omit<TableMapping, 'key'>> = [
   {
     table: 'runs',
     record: 'run',
     exportRecord: 'run',
-    key: ['run_id'],
     fields: {
       ...same('run_id', 'status', 'canonical_version', 'config_hash', 'reproducibility_grade', 'schema_contract_hash', 'export_status', 'export_error', 'export_format', 'export_sink'),
       ...times('started_at', 'completed_at', 'exported_at'),
@@ -69,7 +68,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'secret_resolutions',
     record: 'secret_resolution',
     exportRecord: 'secret_resolution',
-    key: ['resolution_id'],
     fields: {
       ...same('resolution_id', 'env_var_name', 'source', 'vault_url', 'secret_name', 'fingerprint', 'resolution_latency_ms'),
       timestamp: col('timestamp', 'epoch'),
@@ -80,14 +78,12 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'preflight_results',
     record: 'preflight_result',
     exportRecord: null,
-    key: ['result_id'],
     fields: { ...same('result_id', 'result_type', 'name'), result_json: col('result_json', 'json'), created_at: col('created_at', 'timestamp') },
   },
   {
     table: 'nodes',
     record: 'node',
     exportRecord: 'node',
-    key: ['node_id'],
     fields: {
       ...same('node_id', 'plugin_name', 'node_type', 'plugin_version', 'determinism', 'config_hash', 'schema_hash', 'schema_mode', 'sequence_in_pipeline'),
       config: col('config_json', 'json', 'config'),
@@ -100,14 +96,12 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'edges',
     record: 'edge',
     exportRecord: 'edge',
-    key: ['edge_id'],
     fields: { ...same('edge_id', 'from_node_id', 'to_node_id', 'label', 'default_mode'), created_at: col('created_at', 'timestamp') },
   },
   {
     table: 'operations',
     record: 'operation',
     exportRecord: 'operation',
-    key: ['operation_id'],
     fields: {
       ...same('operation_id', 'node_id', 'operation_type', 'status', 'duration_ms', 'error_message', 'input_data_ref', 'input_data_hash', 'output_data_ref', 'output_data_hash'),
       ...times('started_at', 'completed_at'),
@@ -117,7 +111,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'calls',
     record: 'call',
     exportRecord: 'call',
-    key: ['call_id'],
     fields: {
       ...same('call_id', 'state_id', 'operation_id', 'call_index', 'call_type', 'status', 'request_hash', 'request_ref', 'response_hash', 'response_ref', 'latency_ms'),
       error_json: col('error_json', 'json'),
@@ -128,7 +121,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'rows',
     record: 'row',
     exportRecord: 'row',
-    key: ['row_id'],
     fields: {
       ...same('row_id', 'source_node_id', 'row_index', 'source_data_hash', 'source_data_ref'),
       quarantined: derived("true when a validation_errors row of the run has row_hash = the row's source_data_hash (how Landscape links a quarantined row to its error)"),
@@ -139,7 +131,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'tokens',
     record: 'token',
     exportRecord: 'token',
-    key: ['token_id'],
     fields: {
       ...same('token_id', 'row_id', 'step_in_pipeline', 'branch_name', 'fork_group_id', 'join_group_id'),
       expand_group_id: derived(
@@ -155,7 +146,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'token_parents',
     record: 'token_parent',
     exportRecord: 'token_parent',
-    key: ['token_id', 'parent_token_id'],
     fields: {
       ...same('token_id', 'parent_token_id', 'ordinal'),
     },
@@ -164,7 +154,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'token_outcomes',
     record: 'token_outcome',
     exportRecord: 'token_outcome',
-    key: ['outcome_id'],
     fields: {
       ...same('outcome_id', 'token_id', 'outcome', 'sink_name', 'batch_id', 'fork_group_id', 'join_group_id', 'expand_group_id', 'error_hash'),
       ...jsons('context_json', 'expected_branches_json'),
@@ -176,7 +165,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'node_states',
     record: 'node_state',
     exportRecord: 'node_state',
-    key: ['state_id'],
     fields: {
       ...same('state_id', 'token_id', 'node_id', 'step_index', 'attempt', 'status', 'input_hash', 'output_hash', 'duration_ms'),
       ...times('started_at', 'completed_at'),
@@ -187,14 +175,12 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'routing_events',
     record: 'routing_event',
     exportRecord: 'routing_event',
-    key: ['event_id'],
     fields: { ...same('event_id', 'state_id', 'edge_id', 'routing_group_id', 'ordinal', 'mode', 'reason_hash', 'reason_ref'), created_at: col('created_at', 'timestamp') },
   },
   {
     table: 'batches',
     record: 'batch',
     exportRecord: 'batch',
-    key: ['batch_id'],
     fields: {
       ...same('batch_id', 'aggregation_node_id', 'aggregation_state_id', 'attempt', 'status', 'trigger_type', 'trigger_reason'),
       retried_from_batch_id: derived(
@@ -207,14 +193,12 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'batch_members',
     record: 'batch_member',
     exportRecord: 'batch_member',
-    key: ['batch_id', 'token_id'],
     fields: { ...same('batch_id', 'token_id', 'ordinal') },
   },
   {
     table: 'batch_outputs',
     record: 'batch_output',
     exportRecord: null,
-    key: ['batch_id', 'output_type', 'output_id'],
     fields: {
       ...same('batch_id', 'output_type', 'output_id'),
       ordinal: derived('token outputs in creation order, then artifact outputs (Landscape keeps no order)'),
@@ -225,7 +209,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'artifacts',
     record: 'artifact',
     exportRecord: 'artifact',
-    key: ['artifact_id'],
     fields: {
       ...same('artifact_id', 'sink_node_id', 'produced_by_state_id', 'artifact_type', 'path_or_uri', 'content_hash', 'size_bytes', 'idempotency_key'),
       produced_by_state_ids: derived('[produced_by_state_id]: Landscape links an artifact to the first state its sink wrote only'),
@@ -236,7 +219,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'validation_errors',
     record: 'validation_error',
     exportRecord: null,
-    key: ['error_id'],
     fields: {
       ...same('error_id', 'node_id', 'row_hash', 'error', 'schema_mode', 'destination', 'violation_type', 'original_field_name', 'normalized_field_name', 'expected_type', 'actual_type'),
       row_index: derived('the row_index of the run row whose source_data_hash = row_hash (null for a discarded row, which has no row)'),
@@ -248,7 +230,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'transform_errors',
     record: 'transform_error',
     exportRecord: null,
-    key: ['error_id'],
     fields: {
       ...same('error_id', 'token_id', 'transform_id', 'row_hash', 'destination'),
       ...jsons('row_data_json', 'error_details_json'),
@@ -259,7 +240,6 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     table: 'checkpoints',
     record: 'checkpoint',
     exportRecord: null,
-    key: ['checkpoint_id'],
     fields: {
       ...same('checkpoint_id', 'token_id', 'node_id', 'sequence_number', 'upstream_topology_hash', 'checkpoint_node_config_hash', 'format_version'),
       ...jsons('aggregation_state_json', 'coalesce_state_json'),
@@ -267,6 +247,30 @@ export const LANDSCAPE_MAPPING: readonly TableMapping[] = [
     },
   },
 ];
+
+export const LANDSCAPE_MAPPING: readonly TableMapping[] = TABLES.map((t) => ({ ...t, key: RECORD_KEYS[t.record] }));
+
+/**
+ * What ELSPETH's export carries that is not a Landscape fact, so our records have no field for
+ * it: written down here, and the comparison test skips exactly these.
+ */
+export const ELSPETH_EXPORT_NOT_FACTS = {
+  /** Every record's HMAC under ELSPETH's signing key; our export signs its own way (hash chain, Merkle root, signed manifest). */
+  fields: ['signature'] as readonly string[],
+  /** ELSPETH's closing record (its final hash, count and signature); ours has its own manifest. */
+  recordTypes: ['manifest'] as readonly string[],
+};
+
+/**
+ * Where an exported value went when the importer moved it. ELSPETH makes an aggregation output
+ * as an expand child of the batch's first member; ours is an output of the batch, with every
+ * member as a parent. The expansion's group id and the output's position in it (ELSPETH's
+ * token_parent ordinal) are on the batch_output record whose output_id is the token.
+ */
+export const MOVED_ELSPETH_FIELDS: Readonly<Record<string, { readonly record: RecordType; readonly field: string; readonly when: string }>> = {
+  'token.expand_group_id': { record: 'batch_output', field: 'expand_group_id', when: 'the token is an aggregation output' },
+  'token_parent.ordinal': { record: 'batch_output', field: 'ordinal', when: 'the token is an aggregation output' },
+};
 
 /** The mapping of one of our record types. */
 export function mappingOf(record: RecordType): TableMapping {

@@ -156,7 +156,7 @@ export function buildRecords(runId: string, t: RunTables, marker: Record<string,
   const emitToken = (tok: LandscapeRow): void => {
     const id = str(tok.token_id);
     const batchId = outputBatch.get(id) ?? null;
-    emit('tokens', tok, batchId === null ? { batch_id: null } : { batch_id: batchId, expand_group_id: null });
+    emit('tokens', tok, batchId === null ? { batch_id: null, expand_group_id: tok.expand_group_id ?? null } : { batch_id: batchId, expand_group_id: null });
     if (batchId !== null) {
       // an aggregation output: every member of its batch is a parent (Landscape links the first only)
       const links = parentsByToken.get(id) ?? [];

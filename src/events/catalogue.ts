@@ -155,38 +155,61 @@ const TokenCreated = struct('TokenCreated', {
 });
 
 const ForkChild = struct('ForkChild', { tokenId: Id, branchName: NonEmptyString });
-const TokenForked = struct('TokenForked', {
-  parentTokenId: Id,
-  rowId: Id,
-  forkGroupId: Id,
-  stepInPipeline: nullable(NonNegativeInt),
-  children: arrayOf(ForkChild, { nonEmpty: true }),
-  /** The parent's FORKED outcome, recorded by this same event. */
-  outcomeId: Id,
-  contextJson: nullable(JsonValue),
-});
+const TokenForked = struct(
+  'TokenForked',
+  {
+    parentTokenId: Id,
+    rowId: Id,
+    forkGroupId: Id,
+    stepInPipeline: nullable(NonNegativeInt),
+    /** In branch order: a child's parent link has its position here as ordinal. */
+    children: arrayOf(ForkChild, { nonEmpty: true }),
+    /** The parent's FORKED outcome, recorded by this same event. */
+    outcomeId: Id,
+    contextJson: nullable(JsonValue),
+  },
+  {
+    /** Version 2: when the outcome was recorded, if not at the event's time (imported runs; absent otherwise). */
+    outcomeRecordedAt: Timestamp,
+  },
+);
 
 const ExpandChild = struct('ExpandChild', { tokenId: Id });
-const TokenExpanded = struct('TokenExpanded', {
-  parentTokenId: Id,
-  rowId: Id,
-  expandGroupId: Id,
-  stepInPipeline: nullable(NonNegativeInt),
-  children: arrayOf(ExpandChild, { nonEmpty: true }),
-  /** The parent's EXPANDED outcome, recorded by this same event. */
-  outcomeId: Id,
-  contextJson: nullable(JsonValue),
-});
+const TokenExpanded = struct(
+  'TokenExpanded',
+  {
+    parentTokenId: Id,
+    rowId: Id,
+    expandGroupId: Id,
+    stepInPipeline: nullable(NonNegativeInt),
+    /** In order: a child's parent link has its position here as ordinal. */
+    children: arrayOf(ExpandChild, { nonEmpty: true }),
+    /** The parent's EXPANDED outcome, recorded by this same event. */
+    outcomeId: Id,
+    contextJson: nullable(JsonValue),
+  },
+  {
+    /** Version 2: when the outcome was recorded, if not at the event's time (imported runs; absent otherwise). */
+    outcomeRecordedAt: Timestamp,
+  },
+);
 
-const CoalescedParent = struct('CoalescedParent', {
-  tokenId: Id,
-  /** The parent's COALESCED outcome, recorded by this same event. */
-  outcomeId: Id,
-  /** The parent's open state at the coalesce node, completed by this same event (null when none). */
-  stateId: nullable(Id),
-  /** Duration written on that state (null exactly when stateId is null). */
-  durationMs: nullable(NonNegativeNumber),
-});
+const CoalescedParent = struct(
+  'CoalescedParent',
+  {
+    tokenId: Id,
+    /** The parent's COALESCED outcome, recorded by this same event. */
+    outcomeId: Id,
+    /** The parent's open state at the coalesce node, completed by this same event (null when none). */
+    stateId: nullable(Id),
+    /** Duration written on that state (null exactly when stateId is null). */
+    durationMs: nullable(NonNegativeNumber),
+  },
+  {
+    /** Version 2: when the outcome was recorded, if not at the event's time (imported runs; absent otherwise). */
+    outcomeRecordedAt: Timestamp,
+  },
+);
 const TokensCoalesced = struct('TokensCoalesced', {
   mergedTokenId: Id,
   rowId: Id,
@@ -436,9 +459,9 @@ export const EVENT_CATALOGUE = {
   EdgeRegistered: { codec: EdgeRegistered, schemaVersion: 1, summary: 'a labelled DAG edge was registered' },
   RowCreated: { codec: RowCreated, schemaVersion: 1, summary: 'a source row was read (its payload hashed)' },
   TokenCreated: { codec: TokenCreated, schemaVersion: 1, summary: 'an initial token was created for a row' },
-  TokenForked: { codec: TokenForked, schemaVersion: 1, summary: 'a token forked into branch tokens; the parent is FORKED (atomic)' },
-  TokenExpanded: { codec: TokenExpanded, schemaVersion: 1, summary: 'a token was deaggregated into children; the parent is EXPANDED (atomic)' },
-  TokensCoalesced: { codec: TokensCoalesced, schemaVersion: 1, summary: 'branch tokens merged into one; parents COALESCED and their coalesce states completed (atomic)' },
+  TokenForked: { codec: TokenForked, schemaVersion: 2, summary: 'a token forked into branch tokens; the parent is FORKED (atomic)' },
+  TokenExpanded: { codec: TokenExpanded, schemaVersion: 2, summary: 'a token was deaggregated into children; the parent is EXPANDED (atomic)' },
+  TokensCoalesced: { codec: TokensCoalesced, schemaVersion: 2, summary: 'branch tokens merged into one; parents COALESCED and their coalesce states completed (atomic)' },
   NodeStateOpened: { codec: NodeStateOpened, schemaVersion: 1, summary: 'a token began a visit (attempt) at a node' },
   NodeStateCompleted: { codec: NodeStateCompleted, schemaVersion: 1, summary: 'a node visit completed with an output' },
   NodeStateFailed: { codec: NodeStateFailed, schemaVersion: 1, summary: 'a node visit failed with an error' },

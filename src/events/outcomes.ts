@@ -124,6 +124,52 @@ export type TokenOutcomeInput = {
 }[RecordableOutcome];
 
 /**
+ * Groups: the ONE table of how tokens come from other tokens. For each kind, the token field
+ * (and export record field) that names the group, the parent's outcome that hands the row on to
+ * the group, and the event that creates the group's tokens. Projections, the audit check,
+ * explain and import read it.
+ */
+export const GROUP_TABLE = {
+  fork: { tokenField: 'forkGroupId', recordField: 'fork_group_id', parentOutcome: 'forked', createdBy: 'TokenForked' },
+  expand: { tokenField: 'expandGroupId', recordField: 'expand_group_id', parentOutcome: 'expanded', createdBy: 'TokenExpanded' },
+  join: { tokenField: 'joinGroupId', recordField: 'join_group_id', parentOutcome: 'coalesced', createdBy: 'TokensCoalesced' },
+  batch: { tokenField: 'batchId', recordField: 'batch_id', parentOutcome: 'consumed_in_batch', createdBy: 'BatchOutputsProduced' },
+} as const satisfies Record<string, { tokenField: OutcomeField; recordField: string; parentOutcome: Outcome; createdBy: string }>;
+
+export type GroupKind = keyof typeof GROUP_TABLE;
+export const GROUP_KINDS = Object.keys(GROUP_TABLE) as [GroupKind, ...GroupKind[]];
+/** The token and outcome fields that name a group. */
+export type GroupField = (typeof GROUP_TABLE)[GroupKind]['tokenField'];
+export const GROUP_FIELDS: readonly GroupField[] = GROUP_KINDS.map((k) => GROUP_TABLE[k].tokenField);
+
+/** The group a token or an outcome names through its group fields (the first set, in GROUP_TABLE order), or null. */
+export function groupNamed(fields: { readonly [F in GroupField]: string | null }): { kind: GroupKind; groupId: string } | null {
+  for (const kind of GROUP_KINDS) {
+    const id = fields[GROUP_TABLE[kind].tokenField];
+    if (id !== null) return { kind, groupId: id };
+  }
+  return null;
+}
+
+/** How many group fields are set (a token is created by at most one group). */
+export function groupFieldCount(fields: { readonly [F in GroupField]: string | null }): number {
+  return GROUP_FIELDS.filter((f) => fields[f] !== null).length;
+}
+
+/**
+ * Terminal outcomes that hand the row on to other tokens (forked, expanded, coalesced,
+ * consumed_in_batch): the parent outcomes of the group table.
+ */
+export const DELEGATING_OUTCOMES: readonly Outcome[] = GROUP_KINDS.map((k) => GROUP_TABLE[k].parentOutcome);
+
+export function isDelegatingOutcome(o: Outcome): boolean {
+  return DELEGATING_OUTCOMES.includes(o);
+}
+
+/** Outcomes whose token must have been written at a sink (a node state at a sink node; audit invariant 3). */
+export const SINK_WRITTEN_OUTCOMES: readonly Outcome[] = ['completed', 'routed'];
+
+/**
  * Checks an outcome's fields against the table. Returns null when they fit, or
  * the offending field and what is wrong with it.
  */

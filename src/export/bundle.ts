@@ -36,7 +36,7 @@ import { canonicalBytes, canonicalize } from '../canonical/jcs';
 import { Hash, Id, Int, literalUnion, NonNegativeInt, nullable, Str, struct, Timestamp } from '../events/codecs';
 import { ledgerError } from '../errors';
 import type { ReadOptions } from '../projections/state';
-import type { RecordType } from '../projections/entities';
+import { RECORD_KEYS, type RecordType } from '../projections/entities';
 import type { RunState } from '../projections/state';
 import type { CsvView } from './csv';
 import { writeDirectoryAtomically, writeFileAtomically, writeLines, writeLinesToFd } from './files';
@@ -113,33 +113,10 @@ export const ManifestCodec = struct('ExportManifest', {
 // ---------------------------------------------------------------------------
 // Record ids (for messages)
 
-/** The fields that identify a record of each type (joined with "/" when several). */
-export const RECORD_ID_FIELDS: { readonly [R in RecordType]: readonly string[] } = {
-  run: ['run_id'],
-  secret_resolution: ['resolution_id'],
-  preflight_result: ['result_id'],
-  node: ['node_id'],
-  edge: ['edge_id'],
-  operation: ['operation_id'],
-  call: ['call_id'],
-  row: ['row_id'],
-  token: ['token_id'],
-  token_parent: ['token_id', 'parent_token_id'],
-  token_outcome: ['outcome_id'],
-  node_state: ['state_id'],
-  routing_event: ['event_id'],
-  batch: ['batch_id'],
-  batch_member: ['batch_id', 'token_id'],
-  batch_output: ['batch_id', 'output_id'],
-  artifact: ['artifact_id'],
-  validation_error: ['error_id'],
-  transform_error: ['error_id'],
-  checkpoint: ['checkpoint_id'],
-};
 
 /** A record's id for messages (its primary key fields joined with "/"), or null when it has none. */
 export function recordId(record: { readonly [k: string]: unknown }): string | null {
-  const fields = RECORD_ID_FIELDS[record.record_type as RecordType];
+  const fields = RECORD_KEYS[record.record_type as RecordType];
   if (fields === undefined) return null;
   const parts: string[] = [];
   for (const f of fields) {

@@ -34,7 +34,8 @@ import { stableHash } from '../canonical/hash';
 import { canonicalize } from '../canonical/jcs';
 import { EVENT_CATALOGUE, EventDataOf, EventType, TERMINAL_RUN_STATUSES } from '../events/catalogue';
 import { firstError } from '../events/codecs';
-import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
+import { LedgerEvent, runStreamId } from '../events/envelope';
+import { toProposedEvent } from '../store/events';
 import { isLedgerError, ledgerError } from '../errors';
 import type { EventStore } from '../store/port';
 import { ENTITY_CODECS, EntityOf, RecordType, RECORD_TYPES } from '../projections/entities';
@@ -292,7 +293,10 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
 
   // Fork and expand groups: one event creates the children, their parent links and the parent's outcome.
   for (const kind of ['fork', 'expand'] as const) {
-    for (const [groupId, children] of groupTokens[kind]) {
+    for (const [groupId, unordered] of groupTokens[kind]) {
+      // in the order of their parent links' ordinals (the position of each child in the group)
+      const linkOrdinal = (c: number): number => Math.min(...parentLinks(c).map((l) => ent<'token_parent'>(l).ordinal));
+      const children = [...unordered].sort((a, b) => linkOrdinal(a) - linkOrdinal(b));
       const first = ent<'token'>(children[0]!);
       const links = children.flatMap(parentLinks);
       const parentIds = new Set(links.map((l) => ent<'token_parent'>(l).parentTokenId));
@@ -302,6 +306,7 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
       const parentTokenId = [...parentIds][0]!;
       const outcome = outcomeOf(parentTokenId, kind === 'fork' ? 'forked' : 'expanded', kind === 'fork' ? 'forkGroupId' : 'expandGroupId', groupId);
       const o = ent<'token_outcome'>(outcome);
+      const late = o.recordedAt !== first.createdAt && o.recordedAt !== null ? { outcomeRecordedAt: o.recordedAt } : {};
       const data =
         kind === 'fork'
           ? {
@@ -312,6 +317,7 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
               children: children.map((c) => ({ tokenId: ent<'token'>(c).tokenId, branchName: ent<'token'>(c).branchName })),
               outcomeId: o.outcomeId,
               contextJson: o.contextJson,
+              ...late,
             }
           : {
               parentTokenId,
@@ -321,6 +327,7 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
               children: children.map((c) => ({ tokenId: ent<'token'>(c).tokenId })),
               outcomeId: o.outcomeId,
               contextJson: o.contextJson,
+              ...late,
             };
       addNode(kind === 'fork' ? 'TokenForked' : 'TokenExpanded', data, first.createdAt, [...children, ...links, outcome], [...idx(tokenIdx, parentTokenId), ...idx(rowIdx, first.rowId)]);
     }
@@ -340,7 +347,11 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
         joinGroupId: groupId,
         stepInPipeline: m.stepInPipeline,
         branchName: m.branchName,
-        parents: links.map((l, k) => ({ tokenId: ent<'token_parent'>(l).parentTokenId, outcomeId: ent<'token_outcome'>(outcomes[k]!).outcomeId, stateId: null, durationMs: null })),
+        parents: links.map((l, k) => {
+          const o = ent<'token_outcome'>(outcomes[k]!);
+          const late = o.recordedAt !== m.createdAt && o.recordedAt !== null ? { outcomeRecordedAt: o.recordedAt } : {};
+          return { tokenId: ent<'token_parent'>(l).parentTokenId, outcomeId: o.outcomeId, stateId: null, durationMs: null, ...late };
+        }),
         stateOutputHash: stableHash({ merged_into: m.tokenId }),
         contextJson: ent<'token_outcome'>(outcomes[0]!).contextJson,
       },

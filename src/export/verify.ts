@@ -79,6 +79,8 @@ export interface VerifyOptions {
   readonly expectedRunId?: string;
   /** Called for every record that passed its checks, in order (import collects them). */
   readonly onRecord?: (record: Record<string, unknown>, index: number, canonical: string) => void;
+  /** Progress: called after every record checked, with the count so far and the manifest's record count. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** The signature check of a manifest. */
@@ -210,7 +212,7 @@ export async function verifyExport(exportPath: string, options: VerifyOptions = 
   // 2. run
   report.run(manifest, options.expectedRunId);
   // 3. records
-  const scan = await scanRecords(files, manifest, options.onRecord);
+  const scan = await scanRecords(files, manifest, options.onRecord, options.onProgress);
   const n = scan.count;
   let firstBad = scan.firstBad;
   if (files.recordsFile === null) {
@@ -261,7 +263,7 @@ interface Scan {
   extra: Record<string, unknown> | null;
 }
 
-async function scanRecords(files: ExportFiles, manifest: ExportManifest, onRecord: VerifyOptions['onRecord']): Promise<Scan> {
+async function scanRecords(files: ExportFiles, manifest: ExportManifest, onRecord: VerifyOptions['onRecord'], onProgress: VerifyOptions['onProgress']): Promise<Scan> {
   const genesis = chainGenesis(manifest.run_id);
   const merkle = new MerkleTreeBuilder();
   let prev = genesis;
@@ -290,6 +292,7 @@ async function scanRecords(files: ExportFiles, manifest: ExportManifest, onRecor
       onRecord?.(rec, index, p.canonical);
       prev = p.chainHash;
       index++;
+      onProgress?.(index, manifest.record_count);
     }
   }
   return { count: index, chainHead: prev, merkleRoot: merkle.root().toString('hex'), extra };

@@ -9,8 +9,8 @@
  * deterministic order: by check, then by the order the entities were recorded.
  * The sweep is linear in the size of the run.
  */
-import { OUTCOME_TABLE, outcomeFieldProblem, type Outcome } from '../events/outcomes';
-import type { Token, TokenOutcome } from '../projections/entities';
+import { GROUP_TABLE, groupNamed, OUTCOME_TABLE, outcomeFieldProblem, SINK_WRITTEN_OUTCOMES, type Outcome } from '../events/outcomes';
+import type { NodeState, Token, TokenOutcome } from '../projections/entities';
 import type { Group, GroupKind, RunState } from '../projections/state';
 import { creatingGroup, type LineageAsOf } from './explain';
 
@@ -68,23 +68,8 @@ export interface CheckResult {
   readonly violations: Violation[];
 }
 
-/** Outcomes whose token must have been written at a sink (audit invariant 3). */
-export const SINK_WRITTEN_OUTCOMES: readonly Outcome[] = ['completed', 'routed'];
-
-const GROUP_FIELD_OF: Record<Exclude<GroupKind, 'batch'>, 'forkGroupId' | 'expandGroupId' | 'joinGroupId'> = {
-  fork: 'forkGroupId',
-  expand: 'expandGroupId',
-  join: 'joinGroupId',
-};
-
-/** The group kind an outcome's group field names, for outcomes that name a group (from the outcome table's fields). */
-function groupNamedBy(o: TokenOutcome): { kind: GroupKind; groupId: string } | null {
-  if (o.forkGroupId !== null) return { kind: 'fork', groupId: o.forkGroupId };
-  if (o.expandGroupId !== null) return { kind: 'expand', groupId: o.expandGroupId };
-  if (o.joinGroupId !== null) return { kind: 'join', groupId: o.joinGroupId };
-  if (o.batchId !== null) return { kind: 'batch', groupId: o.batchId };
-  return null;
-}
+/** The group an outcome's group field names (from the group table). */
+const groupNamedBy = (o: TokenOutcome): { kind: GroupKind; groupId: string } | null => groupNamed(o);
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, k) => x === b[k]);
@@ -192,6 +177,7 @@ export function checkRun(state: RunState): CheckResult {
   for (const stateId of state.unfinishedStates) {
     const ns = state.nodeStates.get(stateId);
     if (ns === undefined) continue;
+    if (ns.status === 'pending' && supersededByLaterAttempt(state, ns)) continue;
     const node = state.nodes.get(ns.nodeId);
     add({
       code: 'STATE_NOT_FINISHED',
@@ -398,6 +384,21 @@ function checkGroups(state: RunState, add: Add): void {
   }
 }
 
+/** Terminal outcomes with which a batch member can leave a batch that produced outputs: the batch set it aside. */
+const SET_ASIDE_BY_BATCH: ReadonlySet<string> = new Set(['quarantined', 'failed']);
+
+/**
+ * A pending state is not left hanging when the same token has a later attempt at the same node:
+ * the work was taken up again there (a batch flush resumed after a crash is a new attempt).
+ */
+function supersededByLaterAttempt(state: RunState, ns: NodeState): boolean {
+  for (const id of state.statesByToken.get(ns.tokenId) ?? []) {
+    const other = state.nodeStates.get(id);
+    if (other !== undefined && other.nodeId === ns.nodeId && other.attempt > ns.attempt) return true;
+  }
+  return false;
+}
+
 function checkGroup(state: RunState, g: Group, add: Add): void {
   const ids = { groupId: g.groupId, groupKind: g.kind };
   if (g.kind === 'batch') {
@@ -415,6 +416,7 @@ function checkGroup(state: RunState, g: Group, add: Add): void {
         const t = state.terminalOutcome.get(m);
         const o = t === undefined ? undefined : state.outcomes.get(t);
         if (o === undefined) continue; // reported as unfinished
+        if (o.batchId === g.groupId && SET_ASIDE_BY_BATCH.has(o.outcome)) continue; // rejected by the batch itself (e.g. quarantined in its flush)
         if (o.outcome !== 'consumed_in_batch' || o.batchId !== g.groupId) {
           mismatch(add, `batch ${g.groupId} produced output tokens, but member ${m} ended ${o.outcome}${o.batchId !== null ? ` (batch ${o.batchId})` : ''} instead of consumed_in_batch by it`, {
             ...ids,
@@ -427,7 +429,7 @@ function checkGroup(state: RunState, g: Group, add: Add): void {
     }
     return;
   }
-  const field = GROUP_FIELD_OF[g.kind];
+  const field = GROUP_TABLE[g.kind].tokenField;
   if (g.kind === 'join') {
     if (g.childTokenIds.length !== 1) mismatch(add, `join group ${g.groupId} has ${g.childTokenIds.length} merged tokens`, ids);
     for (const child of g.childTokenIds) {

@@ -23,7 +23,7 @@
  * events folded into the state do not change a result already returned.
  */
 import { ledgerError } from '../errors';
-import { OUTCOME_TABLE, OUTCOMES, type Outcome, type OutcomeField } from '../events/outcomes';
+import { groupFieldCount, groupNamed, isDelegatingOutcome } from '../events/outcomes';
 import type {
   Batch,
   BatchMember,
@@ -336,21 +336,6 @@ export function validateLineageQuery(
 // ---------------------------------------------------------------------------
 // Outcome classification, derived from the one outcome table
 
-const GROUP_FIELDS: readonly OutcomeField[] = ['forkGroupId', 'joinGroupId', 'expandGroupId', 'batchId'];
-
-/**
- * Terminal outcomes that hand the row on to other tokens (forked, expanded,
- * coalesced, consumed_in_batch): terminal outcomes that require a group field.
- */
-export const DELEGATING_OUTCOMES: readonly Outcome[] = OUTCOMES.filter((o) => {
-  const rule = OUTCOME_TABLE[o];
-  return rule.terminal && (rule.required as readonly OutcomeField[]).some((f) => GROUP_FIELDS.includes(f));
-});
-
-export function isDelegatingOutcome(o: Outcome): boolean {
-  return DELEGATING_OUTCOMES.includes(o);
-}
-
 // ---------------------------------------------------------------------------
 // Helpers
 
@@ -364,15 +349,7 @@ function nodeName(state: RunState, nodeId: string): string | null {
 
 /** The group that created a token, from its group id fields (null when it has none). */
 export function creatingGroup(token: Token): { kind: GroupKind; groupId: string } | null {
-  if (token.forkGroupId !== null) return { kind: 'fork', groupId: token.forkGroupId };
-  if (token.joinGroupId !== null) return { kind: 'join', groupId: token.joinGroupId };
-  if (token.expandGroupId !== null) return { kind: 'expand', groupId: token.expandGroupId };
-  if (token.batchId !== null) return { kind: 'batch', groupId: token.batchId };
-  return null;
-}
-
-function groupIdCount(token: Token): number {
-  return [token.forkGroupId, token.joinGroupId, token.expandGroupId, token.batchId].filter((g) => g !== null).length;
+  return groupNamed(token);
 }
 
 function parentLinks(state: RunState, token: Token): ParentLink[] {
@@ -554,7 +531,7 @@ export function explainToken(state: RunState, tokenId: string, options: ExplainO
     const links = parentLinks(state, token);
     const group = creatingGroup(token);
 
-    if (groupIdCount(token) > 1) problems.push({ tokenId: id, message: `token ${id} carries more than one group id` });
+    if (groupFieldCount(token) > 1) problems.push({ tokenId: id, message: `token ${id} carries more than one group id` });
     if (group !== null && links.length === 0) problems.push({ tokenId: id, message: `token ${id} has ${group.kind} group ${group.groupId} but no parent links` });
     if (group === null && links.length > 0) problems.push({ tokenId: id, message: `token ${id} has parent links but no group id` });
     if (group !== null && !seenGroups.has(group.groupId)) {

@@ -223,6 +223,30 @@ export const ENTITY_CODECS = {
 } as const;
 
 export type RecordType = keyof typeof ENTITY_CODECS;
+
+/** The ONE list of record primary keys: the fields that identify a record of each type (export, import, the ELSPETH mapping and messages read it). */
+export const RECORD_KEYS: { readonly [R in RecordType]: readonly string[] } = {
+  run: ['run_id'],
+  secret_resolution: ['resolution_id'],
+  preflight_result: ['result_id'],
+  node: ['node_id'],
+  edge: ['edge_id'],
+  operation: ['operation_id'],
+  call: ['call_id'],
+  row: ['row_id'],
+  token: ['token_id'],
+  token_parent: ['token_id', 'parent_token_id'],
+  token_outcome: ['outcome_id'],
+  node_state: ['state_id'],
+  routing_event: ['event_id'],
+  batch: ['batch_id'],
+  batch_member: ['batch_id', 'token_id'],
+  batch_output: ['batch_id', 'output_id'],
+  artifact: ['artifact_id'],
+  validation_error: ['error_id'],
+  transform_error: ['error_id'],
+  checkpoint: ['checkpoint_id'],
+};
 export const RECORD_TYPES = Object.keys(ENTITY_CODECS) as RecordType[];
 export type EntityOf<R extends RecordType> = t.TypeOf<(typeof ENTITY_CODECS)[R]>;
 

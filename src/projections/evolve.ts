@@ -144,7 +144,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
           batchId: null,
           createdAt: at,
         });
-        linkParent(state, anomaly, child.tokenId, d.parentTokenId, 0);
+        linkParent(state, anomaly, child.tokenId, d.parentTokenId, group.childTokenIds.length);
         group.childTokenIds.push(child.tokenId);
       }
       addOutcome(state, anomaly, {
@@ -152,7 +152,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         tokenId: d.parentTokenId,
         outcome: 'forked',
         isTerminal: true,
-        recordedAt: at,
+        recordedAt: d.outcomeRecordedAt ?? at,
         sinkName: null,
         batchId: null,
         forkGroupId: d.forkGroupId,
@@ -182,7 +182,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
           batchId: null,
           createdAt: at,
         });
-        linkParent(state, anomaly, child.tokenId, d.parentTokenId, 0);
+        linkParent(state, anomaly, child.tokenId, d.parentTokenId, group.childTokenIds.length);
         group.childTokenIds.push(child.tokenId);
       }
       addOutcome(state, anomaly, {
@@ -190,7 +190,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
         tokenId: d.parentTokenId,
         outcome: 'expanded',
         isTerminal: true,
-        recordedAt: at,
+        recordedAt: d.outcomeRecordedAt ?? at,
         sinkName: null,
         batchId: null,
         forkGroupId: null,
@@ -235,7 +235,7 @@ export function evolve(state: RunState, event: LedgerEvent): RunState {
           tokenId: p.tokenId,
           outcome: 'coalesced',
           isTerminal: true,
-          recordedAt: at,
+          recordedAt: p.outcomeRecordedAt ?? at,
           sinkName: null,
           batchId: null,
           forkGroupId: null,

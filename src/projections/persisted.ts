@@ -1,7 +1,7 @@
 /**
  * The persisted run projection: the same RunState the fold updates, but its
- * collections live in tables beside the events (see ProjectionTables) and only a
- * bounded part of them is held in memory.
+ * collections live in tables beside the events (ProjectionTables, declared by the
+ * store port) and only a bounded part of them is held in memory.
  *
  * Every collection of RunState is one of:
  * - a ResidentMap / ResidentSet: small or "in play" (the graph, secret and
@@ -26,40 +26,9 @@
  * events after its recorded seq first (Ledger.openProjection). One fold, one
  * source of truth for how an event changes state.
  */
+import type { ProjectionDelta, ProjectionEntry, ProjectionTables, StoredProjection } from '../store/port';
 import type { Anomaly, RunState } from './state';
 import { emptyRunState } from './state';
-
-/** One change to a projection table: a JSON value, or null to delete the entry. */
-export type ProjectionEntry = readonly [map: number, key: string | number, value: string | null];
-
-/** The projection changes of one append (or of a catch-up step): from the state at `fromVersion` to `toVersion`. */
-export interface ProjectionDelta {
-  readonly fromVersion: number;
-  readonly toVersion: number;
-  readonly recordedAt: string | null;
-  readonly entries: readonly ProjectionEntry[];
-}
-
-/** One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order. */
-export interface ProjectionTables {
-  get(map: number, key: string | number): string | undefined;
-  has(map: number, key: string | number): boolean;
-  count(map: number): number;
-  /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
-  page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
-  /** Entries with key >= `from`, in key order. */
-  pageFromKey(map: number, from: string | number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
-  /** Entries with key > `after` (null: from the first), in key order. */
-  pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
-}
-
-/** A store's persisted projection of one run, as found when opened. */
-export interface StoredProjection {
-  /** seq of the last event folded into the tables; -1 when none. */
-  readonly version: number;
-  readonly recordedAt: string | null;
-  readonly tables: ProjectionTables;
-}
 
 /** The collections of RunState, each with the fixed number of its table (never renumber: files keep them). */
 const COLLECTIONS = {

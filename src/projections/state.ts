@@ -28,7 +28,8 @@ import type {
   ValidationError,
 } from './entities';
 
-export type GroupKind = 'fork' | 'expand' | 'join' | 'batch';
+import type { GroupKind } from '../events/outcomes';
+export type { GroupKind } from '../events/outcomes';
 
 /** A fork, expand, join or batch group: which tokens went in and which came out. */
 export interface Group {

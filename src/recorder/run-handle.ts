@@ -15,12 +15,13 @@
  */
 import { decodeOrThrow } from '../events/codecs';
 import { EVENT_CATALOGUE } from '../events/catalogue';
-import { LedgerEvent, runStreamId, toProposedEvent } from '../events/envelope';
+import { LedgerEvent, runStreamId } from '../events/envelope';
+import { toProposedEvent } from '../store/events';
 import { isLedgerError, LedgerError, ledgerError } from '../errors';
 import { evolve } from '../projections/evolve';
-import { DeferredProjection, ProjectionDelta, ProjectionTracker } from '../projections/persisted';
+import { DeferredProjection, ProjectionTracker } from '../projections/persisted';
 import type { RunState } from '../projections/state';
-import type { EventStore, ExpectedRevision, ProposedEvent } from '../store/port';
+import type { EventStore, ExpectedRevision, ProjectionDelta, ProposedEvent } from '../store/port';
 import type { PayloadStore } from '../payloads/store';
 import {
   ArgumentOf,

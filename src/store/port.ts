@@ -19,7 +19,16 @@
  * - `readAll` returns every stream's events in one global order; `after` is exclusive.
  */
 import { LedgerError, ledgerError } from '../errors';
-import type { ProjectionDelta, StoredProjection } from '../projections/persisted';
+
+/**
+ * The version of what the fold writes into persisted projections. A store keeps the version its
+ * projection rows were written with (ledger_meta `projection_fold`); when it differs from this
+ * one, a writable open deletes the persisted projections (they are rebuilt from the events on
+ * the first read of each run) and a read-only open does not use them (reads fold the events).
+ * Bump it whenever a change to the fold changes the rows it writes for events already stored.
+ * Version 2: a fork or expand child's parent link ordinal is its position in the group (was 0).
+ */
+export const PROJECTION_FOLD_VERSION = 2;
 
 /** The revision a writer expects the stream to be at before its append. */
 export type ExpectedRevision =
@@ -66,6 +75,38 @@ export interface ProjectionStore {
   drop(streamId: string): void;
 }
 
+/** One change to a projection table: a JSON value, or null to delete the entry. */
+export type ProjectionEntry = readonly [map: number, key: string | number, value: string | null];
+
+/** The projection changes of one append (or of a catch-up step): from the state at `fromVersion` to `toVersion`. */
+export interface ProjectionDelta {
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  readonly recordedAt: string | null;
+  readonly entries: readonly ProjectionEntry[];
+}
+
+/** One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order. */
+export interface ProjectionTables {
+  get(map: number, key: string | number): string | undefined;
+  has(map: number, key: string | number): boolean;
+  count(map: number): number;
+  /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
+  page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key >= `from`, in key order. */
+  pageFromKey(map: number, from: string | number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with key > `after` (null: from the first), in key order. */
+  pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+}
+
+/** A store's persisted projection of one run, as found when opened. */
+export interface StoredProjection {
+  /** seq of the last event folded into the tables; -1 when none. */
+  readonly version: number;
+  readonly recordedAt: string | null;
+  readonly tables: ProjectionTables;
+}
+
 export interface ReadStreamOptions {
   /** First revision to read (inclusive). Default 0. */
   readonly fromRevision?: number;
@@ -102,7 +143,7 @@ export interface EventStore {
   streamRevision(streamId: string): Promise<number | null>;
   close(): Promise<void>;
   /**
-   * Optional live notification, used by catch-up subscriptions (src/projections/follow.ts)
+   * Optional live notification, used by catch-up subscriptions (src/subscriptions/follow.ts)
    * to read new events at once instead of waiting for their next poll.
    *
    * `listener(streamId)` is called after an append that went through THIS store instance

@@ -78,7 +78,7 @@ describe('lineage-ledger check', () => {
     expect(r.out).toContain('by code: TOKEN_WITHOUT_TERMINAL_OUTCOME 1, STATE_NOT_FINISHED 1, CALL_WITHOUT_PARENT 1, EVENT_ANOMALY 1');
   });
 
-  test('--json prints { ok, violations } with codes and ids, and still exits 1', async () => {
+  test('--json prints { ok, violations, error } with codes and ids, and still exits 1', async () => {
     const r = await cli('check', '--store', store, '--run', broken.runId, '--json');
     expect(r.code).toBe(1);
     const result = JSON.parse(r.out);
@@ -86,6 +86,8 @@ describe('lineage-ledger check', () => {
     expect(result.violations.map((v: { code: string }) => v.code)).toEqual(['TOKEN_WITHOUT_TERMINAL_OUTCOME', 'STATE_NOT_FINISHED', 'CALL_WITHOUT_PARENT', 'EVENT_ANOMALY']);
     expect(result.violations[0].tokenId).toBe(orphan);
     expect(result.violations[1].stateId).toBe(openState);
+    // and the error of every failed --json command
+    expect(result.error).toEqual({ code: 'CHECK_FAILED', message: `run ${broken.runId}: 4 violations`, details: { byCode: result.byCode } });
   });
 
   test('--as-of checks the run as it was then', async () => {

@@ -178,6 +178,36 @@ describe('export options', () => {
     expect((JSON.parse(v.out) as { ok: boolean }).ok).toBe(true);
   });
 
+  test('--json prints a summary of the export written to --out; with the export on stdout it is a usage error', async () => {
+    const r = await cli('export', '--store', store, '--run', runId, '--out', p('summary.jsonl'), '--json');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out) as { recordCount: number; merkleRoot: string };
+    expect(summary).toEqual({
+      runId,
+      format: 'jsonl',
+      out: p('summary.jsonl'),
+      recordCount: expect.any(Number),
+      chainHead: expect.stringMatching(/^[0-9a-f]{64}$/),
+      merkleRoot: expect.stringMatching(/^[0-9a-f]{64}$/),
+      signature: { algorithm: 'none', keyId: null },
+      csv: null,
+    });
+    const v = JSON.parse((await cli('verify', p('summary.jsonl'), '--no-signature', '--json')).out) as { recordCount: number; merkleRoot: string };
+    expect([v.recordCount, v.merkleRoot]).toEqual([summary.recordCount, summary.merkleRoot]);
+    const toStdout = await cli('export', '--store', store, '--run', runId, '--json');
+    expect(toStdout.code).toBe(2);
+    expect(JSON.parse(toStdout.out)).toEqual({ error: { code: 'USAGE', message: expect.stringContaining('--out') } });
+  });
+
+  test('prove --json --out: the proof in the file, a summary on stdout', async () => {
+    const file = p(`export-${Date.now()}.jsonl`);
+    expect((await cli('export', '--store', store, '--run', runId, '--out', file)).code).toBe(0);
+    const r = await cli('prove', file, '--record', '2', '--out', p('proof2.json'), '--json');
+    expect(r.code).toBe(0);
+    const proof = JSON.parse(fs.readFileSync(p('proof2.json'), 'utf8')) as { tree_size: number; merkle_root: string };
+    expect(JSON.parse(r.out)).toEqual({ out: p('proof2.json'), record: 2, runId, treeSize: proof.tree_size, merkleRoot: proof.merkle_root });
+  });
+
   test('HMAC signing and checking', async () => {
     await cli('keygen', '--out', p('hm'), '--hmac');
     const e = await cli('export', '--store', store, '--run', runId, '--out', p('hmac.jsonl'), '--hmac-key', p('hm.hmac.key'));

@@ -227,6 +227,17 @@ describe('lineage-ledger explain', () => {
     expect(help.out).toContain('--format <format>');
   });
 
+  test('--json is --format json; with another --format it is a usage error', async () => {
+    const viaFormat = await cli('explain', '--store', store, '--run', runId, '--row', '0', '--format', 'json');
+    const viaJson = await cli('explain', '--store', store, '--run', runId, '--row', '0', '--json');
+    expect(viaJson.code).toBe(0);
+    expect(viaJson.out).toBe(viaFormat.out);
+    expect((await cli('explain', '--store', store, '--run', runId, '--row', '0', '--json', '--format', 'json')).out).toBe(viaFormat.out);
+    const both = await cli('explain', '--store', store, '--run', runId, '--row', '0', '--json', '--format', 'dot');
+    expect(both.code).toBe(2);
+    expect(JSON.parse(both.out)).toEqual({ error: { code: 'USAGE', message: '--json is --format json, not --format dot' } });
+  });
+
   test('latest resolves to the most recent run', async () => {
     const r = await cli('explain', '--store', store, '--run', 'latest', '--row', '0', '--format', 'json');
     expect(JSON.parse(r.out).runId).toBe(runId);

@@ -32,7 +32,13 @@ test('a run from JSON Lines, then a bad line: reported with its number, code and
   );
   const r = await cli('ingest', file, '--store', store, '--json');
   expect(r.code).toBe(1);
-  expect(JSON.parse(r.out)).toEqual({ applied: 3, runs: [runId], failed: { line: 4, code: 'INVALID_INPUT', path: 'rowIndex', message: expect.any(String) } });
+  // the report, and the error of every failed --json command
+  expect(JSON.parse(r.out)).toEqual({
+    applied: 3,
+    runs: [runId],
+    failed: { line: 4, code: 'INVALID_INPUT', path: 'rowIndex', message: expect.any(String) },
+    error: { code: 'INVALID_INPUT', message: expect.stringMatching(/^line 4 \(rowIndex\): /), details: { line: 4, path: 'rowIndex' } },
+  });
   expect(r.err).toContain('line 4 (rowIndex)');
   const ledger = await openLedger({ store });
   const before = await ledger.store.streamRevision(runStreamId(runId));

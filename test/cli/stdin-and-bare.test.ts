@@ -17,6 +17,7 @@ test('bare lineage-ledger: help on stderr, exit 2', () => {
   expect(r.status).toBe(2);
   expect(r.stderr).toContain('Usage: lineage-ledger');
   expect(r.stderr).toContain('verify');
+  expect(r.stdout).toBe('');
 });
 
 test('verify - checks an export read from stdin, and fails on a damaged one', async () => {
@@ -30,5 +31,5 @@ test('verify - checks an export read from stdin, and fails on a damaged one', as
   const damaged = fs.readFileSync(file, 'utf8').replace('"record_type":"row"', '"record_type":"rox"');
   const bad = run(['verify', '-', '--no-signature', '--json'], damaged);
   expect(bad.status).toBe(1);
-  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false });
+  expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, path: '-', error: { code: 'VERIFY_FAILED' } });
 }, 90_000);

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { CliIO } from '../../src/cli/context';
 import { main } from '../../src/cli/main';
 
-export function captureIO(): { io: CliIO; out: () => string; err: () => string } {
+export function captureIO(options: { ttyStderr?: boolean } = {}): { io: CliIO; out: () => string; err: () => string } {
   const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
   const sink = (into: Buffer[]): Writable =>
     new Writable({
@@ -14,8 +14,10 @@ export function captureIO(): { io: CliIO; out: () => string; err: () => string }
         cb();
       },
     });
+  const stderr: Writable & { isTTY?: boolean } = sink(chunks.err);
+  if (options.ttyStderr === true) stderr.isTTY = true;
   return {
-    io: { stdout: sink(chunks.out), stderr: sink(chunks.err) },
+    io: { stdout: sink(chunks.out), stderr },
     out: () => Buffer.concat(chunks.out).toString('utf8'),
     err: () => Buffer.concat(chunks.err).toString('utf8'),
   };
@@ -24,6 +26,13 @@ export function captureIO(): { io: CliIO; out: () => string; err: () => string }
 /** Runs `lineage-ledger <argv...>` and returns its exit code and output. */
 export async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const c = captureIO();
+  const code = await main(argv, c.io);
+  return { code, out: c.out(), err: c.err() };
+}
+
+/** As {@link cli}, with stderr a terminal (progress bars are drawn, unless CI is set). */
+export async function cliOnTerminal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const c = captureIO({ ttyStderr: true });
   const code = await main(argv, c.io);
   return { code, out: c.out(), err: c.err() };
 }

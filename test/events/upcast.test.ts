@@ -1,5 +1,6 @@
 /** Reading older event schema versions (upcasters) and refusing newer ones (UNSUPPORTED_SCHEMA_VERSION). */
-import { decodeStoredEvent, runStreamId, UpcasterTable } from '../../src/events/envelope';
+import { runStreamId, UpcasterTable } from '../../src/events/envelope';
+import { decodeStoredEvent } from '../../src/store/events';
 import { openLedger } from '../../src/ledger';
 import { collectPages, StoredEvent } from '../../src/store/port';
 

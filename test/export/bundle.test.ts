@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { canonicalize } from '../../src/canonical/jcs';
 import { isLedgerError } from '../../src/errors';
-import { writeExport, BUNDLE_MANIFEST_FILE, BUNDLE_RECORDS_FILE, ChainEncoder, recordId, RECORD_ID_FIELDS } from '../../src/export/bundle';
+import { writeExport, BUNDLE_MANIFEST_FILE, BUNDLE_RECORDS_FILE, ChainEncoder, recordId } from '../../src/export/bundle';
+import { RECORD_KEYS } from '../../src/projections/entities';
 import { ed25519Signer, hmacKeyId, hmacSigner, parseHmacKey } from '../../src/export/keys';
 import { inclusionProof, leafHash, MerkleTreeBuilder } from '../../src/export/merkle';
 import { recordFieldNames } from '../../src/export/records';
@@ -216,7 +217,7 @@ describe('the encoder', () => {
   });
 
   test('every record type has id fields that are fields of the record', () => {
-    for (const rt of RECORD_TYPES) for (const f of RECORD_ID_FIELDS[rt]) expect(recordFieldNames(rt)).toContain(f);
+    for (const rt of RECORD_TYPES) for (const f of RECORD_KEYS[rt]) expect(recordFieldNames(rt)).toContain(f);
     expect(recordId({ record_type: 'token_parent', token_id: 'a', parent_token_id: 'b' })).toBe('a/b');
   });
 });

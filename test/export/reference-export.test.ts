@@ -24,7 +24,7 @@ describe('the reference workload (DESIGN §5) for 100 rows', () => {
 
   test('export record counts per type', () => {
     const counts = Object.fromEntries(RECORD_TYPES.map((t) => [t, 0]));
-    for (const r of records) counts[r.record_type]++;
+    for (const r of records) counts[r.record_type] = (counts[r.record_type] ?? 0) + 1;
     expect(counts).toEqual({
       run: 1,
       secret_resolution: 0,

@@ -270,6 +270,59 @@ describe('check: each seeded defect is reported with its code and ids', () => {
     expect(r.violations).toEqual([expect.objectContaining({ code: 'GROUP_MISMATCH', groupId: batchId, groupKind: 'batch', tokenId: m })]);
   });
 
+  test('a pending state is unfinished unless the same token has a later attempt at the same node (where the work was taken up again)', async () => {
+    const { b, source, transform, sink } = baseRun();
+    const t = b.token(b.row(source, 1));
+    const pendingState = (nodeId: string, stepIndex: number, attempt: number): string => {
+      const stateId = uuid();
+      b.add('NodeStateOpened', { stateId, tokenId: t, nodeId, stepIndex, attempt, inputHash: hash('in'), contextBeforeJson: null });
+      b.add('NodeStatePending', { stateId, durationMs: 1, contextAfterJson: null });
+      return stateId;
+    };
+    const superseded = pendingState(transform, 1, 0);
+    const retried = uuid();
+    b.add('NodeStateOpened', { stateId: retried, tokenId: t, nodeId: transform, stepIndex: 1, attempt: 1, inputHash: hash('in'), contextBeforeJson: null });
+    b.completeState(retried);
+    // a later attempt at another node does not take up this one
+    const left = pendingState(sink, 2, 0);
+    const elsewhere = uuid();
+    b.add('NodeStateOpened', { stateId: elsewhere, tokenId: t, nodeId: transform, stepIndex: 3, attempt: 2, inputHash: hash('in'), contextBeforeJson: null });
+    b.completeState(elsewhere);
+    b.outcome(t, 'failed', { errorHash: hash('boom') });
+    b.complete();
+    const r = await check(b);
+    expect(r.violations).toEqual([expect.objectContaining({ code: 'STATE_NOT_FINISHED', stateId: left })]);
+    expect(r.violations.some((v) => v.stateId === superseded)).toBe(false);
+  });
+
+  test('a member the batch itself set aside (quarantined or failed naming the batch) is not a mismatch; one naming another batch is', async () => {
+    const { b, source, agg } = baseRun();
+    const row = b.row(source, 1);
+    const [kept, quarantined, failed, stray] = [b.token(row), b.token(row), b.token(row), b.token(row)];
+    const batchId = uuid();
+    const other = uuid();
+    b.add('BatchCreated', { batchId, aggregationNodeId: agg, attempt: 0 });
+    b.add('BatchCreated', { batchId: other, aggregationNodeId: agg, attempt: 0 });
+    [kept, quarantined, failed, stray].forEach((tokenId, ordinal) => b.add('BatchMemberAdded', { batchId, tokenId, ordinal }));
+    b.add('BatchStatusChanged', { batchId, status: 'executing', triggerType: 'count', triggerReason: null, aggregationStateId: null });
+    b.add('BatchStatusChanged', { batchId, status: 'completed', triggerType: null, triggerReason: null, aggregationStateId: null });
+    b.outcome(kept, 'consumed_in_batch', { batchId });
+    b.outcome(quarantined, 'quarantined', { errorHash: hash('bad row'), batchId });
+    b.outcome(failed, 'failed', { errorHash: hash('bad row'), batchId });
+    b.outcome(stray, 'quarantined', { errorHash: hash('bad row'), batchId: other });
+    const out = uuid();
+    b.add('BatchOutputsProduced', { batchId, stepInPipeline: 3, tokens: [{ tokenId: out, rowId: row }], artifactIds: [] });
+    b.outcome(out, 'failed', { errorHash: hash('x') });
+    b.add('BatchStatusChanged', { batchId: other, status: 'failed', triggerType: null, triggerReason: null, aggregationStateId: null });
+    b.complete();
+    const r = await check(b);
+    // the stray member is reported twice: it left this batch otherwise, and names a batch it is not a member of
+    expect(r.violations).toEqual([
+      expect.objectContaining({ code: 'GROUP_MISMATCH', groupId: batchId, tokenId: stray }),
+      expect.objectContaining({ code: 'GROUP_MISMATCH', groupId: other, tokenId: stray }),
+    ]);
+  });
+
   test('every defect at once: each one is found', async () => {
     const { b, source, transform, sink, sinkState, token } = baseRun();
     const noOutcome = b.token(b.row(source, 1));

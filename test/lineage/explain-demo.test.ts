@@ -138,8 +138,9 @@ describe('explain: a demo main-sink token through fork, coalesce, batch and expa
       expected.push([r.merged, demo.summary, 'batch', demo.batchId, k]);
       expected.push([r.enrich, r.merged, 'join', r.joinGroupId, 0]);
       expected.push([r.classify, r.merged, 'join', r.joinGroupId, 1]);
+      // a fork child's link ordinal is its branch's position in the fork (as in Landscape)
       expected.push([r.initial, r.enrich, 'fork', r.forkGroupId, 0]);
-      expected.push([r.initial, r.classify, 'fork', r.forkGroupId, 0]);
+      expected.push([r.initial, r.classify, 'fork', r.forkGroupId, 1]);
     });
     expect(e.edges).toHaveLength(expected.length);
     for (const [parent, child, kind, groupId, ordinal] of expected) {

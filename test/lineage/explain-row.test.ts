@@ -6,7 +6,7 @@
 import { openLedger } from '../../src';
 import type { Ledger } from '../../src';
 import type { LedgerEvent } from '../../src/events/envelope';
-import { DELEGATING_OUTCOMES } from '../../src/lineage/explain';
+import { DELEGATING_OUTCOMES } from '../../src/events/outcomes';
 import { recordDemoRun } from '../../src/workloads/demo';
 import { ledgerErrorOf, ofType, runEvents } from './support';
 

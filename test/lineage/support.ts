@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { sha256Hex } from '../../src/canonical/hash';
 import { isLedgerError, LedgerError } from '../../src/errors';
 import { EVENT_CATALOGUE, EventDataOf, EventType } from '../../src/events/catalogue';
-import { LedgerEvent, runStreamId, toProposedEvent } from '../../src/events/envelope';
+import { LedgerEvent, runStreamId } from '../../src/events/envelope';
+import { toProposedEvent } from '../../src/store/events';
 import type { Ledger } from '../../src/ledger';
 import type { EventStore } from '../../src/store/port';
 

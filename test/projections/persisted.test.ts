@@ -16,10 +16,10 @@ import { runStreamId } from '../../src/events/envelope';
 import { openSqliteStore } from '../../src/store/sqlite';
 import { openStore } from '../../src/store/url';
 import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '../store/postgres/helpers';
-import type { EventStore } from '../../src/store/port';
+import { PROJECTION_FOLD_VERSION, type EventStore } from '../../src/store/port';
 import { recordReferenceRow, recordReferenceRun, registerReferenceGraph } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';
-import { comparable } from './follow-support';
+import { comparable } from '../subscriptions/follow-support';
 import { expectLedgerError, makeTempDir, removeDir } from '../store/sqlite/helpers';
 
 let dir: string;
@@ -30,10 +30,16 @@ afterEach(() => removeDir(dir));
 
 const file = (name = 'l.db'): string => path.join(dir, name);
 
-/** The run's state by folding every event (the as-of path never reads the tables). */
+/** The run's state by folding every event in memory (the as-of path never reads the run's tables). */
 async function folded(ledger: Ledger, runId: string): Promise<RunState> {
   const revision = await ledger.store.streamRevision(runStreamId(runId));
-  return ledger.loadRun(runId, { asOf: revision! });
+  const threshold = ledger.asOfOnDiskFromEvents;
+  ledger.asOfOnDiskFromEvents = Infinity;
+  try {
+    return await ledger.loadRun(runId, { asOf: revision! });
+  } finally {
+    ledger.asOfOnDiskFromEvents = threshold;
+  }
 }
 
 async function expectTablesMatchEvents(ledger: Ledger, runId: string): Promise<void> {
@@ -69,6 +75,9 @@ interface Backend {
   projectionVersion(runId: string): Promise<number | undefined>;
   /** Damages every row entry of the tables, behind the ledger's back. */
   tamperRows(): Promise<void>;
+  /** The fold version recorded for the projection rows (ledger_meta projection_fold), and setting it behind the ledger's back. */
+  projectionFold(): Promise<string | undefined>;
+  setProjectionFold(value: string): Promise<void>;
 }
 
 const sqliteBackend: Backend = {
@@ -78,6 +87,19 @@ const sqliteBackend: Backend = {
   tamperRows: async () => {
     const raw = new Database(file());
     raw.prepare("UPDATE projection SET value = '{\"rowId\":\"tampered\"}' WHERE map = 8").run();
+    raw.close();
+  },
+  projectionFold: async () => {
+    const raw = new Database(file(), { readonly: true });
+    try {
+      return raw.prepare("SELECT value FROM ledger_meta WHERE key = 'projection_fold'").pluck().get() as string | undefined;
+    } finally {
+      raw.close();
+    }
+  },
+  setProjectionFold: async (value) => {
+    const raw = new Database(file());
+    raw.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'projection_fold'").run(value);
     raw.close();
   },
 };
@@ -97,6 +119,10 @@ function postgresBackend(): Backend {
     },
     tamperRows: async () => {
       await sql(`UPDATE "${schema}".projection SET value = '{"rowId":"tampered"}' WHERE map = 8`);
+    },
+    projectionFold: async () => (await sql<{ value: string }>(`SELECT value FROM "${schema}".ledger_meta WHERE key = 'projection_fold'`))[0]?.value,
+    setProjectionFold: async (value) => {
+      await sql(`UPDATE "${schema}".ledger_meta SET value = $1 WHERE key = 'projection_fold'`, [value]);
     },
   };
 }
@@ -122,6 +148,21 @@ function projectionSuite(b: Backend): void {
     ledger = await openLedger({ store: b.url() });
     expect((await b.projectionVersion(runId))).toBe(await ledger.store.streamRevision(runStreamId(runId)));
     await expectTablesMatchEvents(ledger, runId);
+    await ledger.close();
+  });
+
+  test('rows written by another version of the fold are deleted on open and rebuilt from the events on the first read', async () => {
+    const first = await openLedger({ store: b.url() });
+    const demo = await recordDemoRun(first);
+    await first.close();
+    expect(await b.projectionFold()).toBe(String(PROJECTION_FOLD_VERSION));
+    // as a store written by an older fold would be: other rows, another version
+    await b.tamperRows();
+    await b.setProjectionFold(String(PROJECTION_FOLD_VERSION - 1));
+    const ledger = await openLedger({ store: b.url() });
+    expect(await b.projectionVersion(demo.runId)).toBeUndefined();
+    expect(await b.projectionFold()).toBe(String(PROJECTION_FOLD_VERSION));
+    await expectTablesMatchEvents(ledger, demo.runId);
     await ledger.close();
   });
 
@@ -263,6 +304,52 @@ test('a schema version 1 file is upgraded on a read-write open and its runs proj
   const check = new Database(file(), { readonly: true });
   expect(check.pragma('user_version', { simple: true })).toBe(2);
   check.close();
+});
+
+test('a read as of an earlier point of a large run folds into a scratch file, not memory: the same state and export as the in-memory fold; the file goes when the ledger closes', async () => {
+  const ledger = await openLedger({ store: `sqlite:${file()}` });
+  const demo = await recordDemoRun(ledger);
+  const revision = (await ledger.store.streamRevision(runStreamId(demo.runId)))!;
+  const asOf = Math.floor(revision / 2);
+  const scratchRoot = path.join(dir, 'tmp');
+  fs.mkdirSync(scratchRoot);
+  ledger.scratchDir = scratchRoot;
+  const scratchDirs = (): string[] => fs.readdirSync(scratchRoot).filter((f) => f.startsWith('lineage-ledger-scratch-'));
+  const before = new Set(scratchDirs());
+  ledger.asOfOnDiskFromEvents = Infinity;
+  const inMemory = await ledger.loadRun(demo.runId, { asOf });
+  const memRecords = [...runRecords(inMemory)];
+  ledger.asOfOnDiskFromEvents = 0;
+  const onDisk = await ledger.loadRun(demo.runId, { asOf });
+  expect(isPersistedState(inMemory)).toBe(false);
+  expect(isPersistedState(onDisk)).toBe(true);
+  expect(onDisk.version).toBe(asOf);
+  expect(comparable(onDisk)).toEqual(comparable(inMemory));
+  expect([...runRecords(onDisk)]).toEqual(memRecords);
+  // the same point again: the same scratch; the run's own tables are untouched (still at the last event)
+  expect(await ledger.loadRun(demo.runId, { asOf })).toBe(onDisk);
+  expect(projectionVersion(file(), demo.runId)).toBe(revision);
+  const made = scratchDirs().filter((d) => !before.has(d));
+  expect(made).toHaveLength(1);
+  await expectLedgerError(ledger.loadRun(demo.runId, { asOf: '2000-01-01T00:00:00Z' }), 'RUN_NOT_FOUND');
+  expect(scratchDirs().filter((d) => !before.has(d))).toEqual(made);
+  await ledger.close();
+  expect(scratchDirs().filter((d) => !before.has(d))).toEqual([]);
+});
+
+test('a read-only open of a file whose rows another fold version wrote does not use them: it folds in memory and writes nothing', async () => {
+  const first = await openLedger({ store: `sqlite:${file()}` });
+  const demo = await recordDemoRun(first);
+  await first.close();
+  await sqliteBackend.tamperRows();
+  await sqliteBackend.setProjectionFold('1');
+  const bytes = fs.readFileSync(file());
+  const ro = new Ledger(await openSqliteStore(file(), { readonly: true }));
+  const state = await ro.loadRun(demo.runId);
+  expect(isPersistedState(state)).toBe(false);
+  expect(comparable(state)).toEqual(comparable(await folded(ro, demo.runId)));
+  await ro.close();
+  expect(fs.readFileSync(file()).equals(bytes)).toBe(true);
 });
 
 test('a read-only store whose tables are behind folds the missing part in memory and writes nothing', async () => {

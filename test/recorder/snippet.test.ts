@@ -81,7 +81,8 @@ describe('group ids reach the export', () => {
     expect(children.map((c) => of(records, 'token', 'token_id', c.tokenId)[0]!.expand_group_id)).toEqual([expandGroupId, expandGroupId]);
     expect(of(records, 'token', 'token_id', parent.tokenId)[0]!.expand_group_id).toBeNull();
     expect(of(records, 'token_outcome', 'token_id', parent.tokenId)).toEqual([expect.objectContaining({ outcome: 'expanded', expand_group_id: expandGroupId })]);
-    for (const c of children) expect(of(records, 'token_parent', 'token_id', c.tokenId)).toEqual([expect.objectContaining({ parent_token_id: parent.tokenId, ordinal: 0 })]);
+    // each child's link ordinal is its position in the expansion
+    children.forEach((c, k) => expect(of(records, 'token_parent', 'token_id', c.tokenId)).toEqual([expect.objectContaining({ parent_token_id: parent.tokenId, ordinal: k })]));
     await ledger.close();
   });
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { AsOf } from '../../ledger';
 import { renderCheckText } from '../../lineage/render';
-import { CliIO, ReportedFailure, storeOption, withLedger } from '../context';
+import { CliIO, CommandFailed, ReportedFailure, storeOption, withLedger } from '../context';
 import { asOfOption, println } from '../options';
 
 export function registerCheck(program: Command, io: CliIO): void {
@@ -15,16 +15,24 @@ export function registerCheck(program: Command, io: CliIO): void {
     )
     .addOption(storeOption())
     .requiredOption('--run <id>', 'run id, or "latest"')
-    .option('--json', 'print { ok, violations, ... } as JSON')
+    .option('--json', 'print { ok, violations, ... } as JSON (with an error when anything is wrong)')
     .addOption(asOfOption('check the run'))
     .action(async (opts: { store: string; run: string; json?: boolean; asOf?: AsOf }) => {
-      const ok = await withLedger(opts.store, async (ledger) => {
+      const result = await withLedger(opts.store, async (ledger) => {
         const runId = await ledger.resolveRunId(opts.run);
-        const result = await ledger.check(runId, opts.asOf !== undefined ? { asOf: opts.asOf } : {});
-        if (opts.json === true) println(io, JSON.stringify(result, null, 2));
-        else io.stdout.write(renderCheckText(result));
-        return result.ok;
+        return ledger.check(runId, opts.asOf !== undefined ? { asOf: opts.asOf } : {});
       }, { create: false });
-      if (!ok) throw new ReportedFailure(1);
+      if (opts.json === true) {
+        if (!result.ok) {
+          const n = result.violations.length;
+          // the result and the error are one document (main prints it)
+          throw new CommandFailed({ code: 'CHECK_FAILED', message: `run ${result.runId}: ${n} violation${n === 1 ? '' : 's'}`, details: { byCode: result.byCode } }, { ...result });
+        }
+        println(io, JSON.stringify(result, null, 2));
+        return;
+      }
+      io.stdout.write(renderCheckText(result));
+      // the text says what is wrong
+      if (!result.ok) throw new ReportedFailure(1);
     });
 }

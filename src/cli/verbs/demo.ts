@@ -15,7 +15,7 @@ export function registerDemo(program: Command, io: CliIO): void {
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { store: string; rows: number; json?: boolean; payloads?: string }) => {
       await withLedger(opts.store, async (ledger) => {
-        const bar = progressBar('recording', opts.rows, io.stderr);
+        const bar = progressBar('recording', opts.rows, io.stderr, { unit: 'rows', json: opts.json === true });
         const summary = await recordDemoRun(ledger, { rows: opts.rows, onRow: (i) => bar.update(i + 1) });
         bar.finish();
         if (opts.json === true) {

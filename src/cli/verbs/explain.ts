@@ -28,6 +28,7 @@ interface ExplainOptions {
   sink?: string;
   descendants?: boolean;
   format: ExplainFormat;
+  json?: boolean;
   asOf?: AsOf;
 }
 
@@ -52,16 +53,21 @@ export function registerExplain(program: Command, io: CliIO): void {
     .addOption(storeOption())
     .addOption(payloadsOption())
     .requiredOption('--run <id>', 'run id, or "latest"')
-    .option('--token <id>', 'the token to explain')
-    .option('--row <id|index>', 'the source row to explain: a row id, or a row index (digits)')
+    .option('--token <id>', 'the token to explain (give --token or --row)')
+    .option('--row <id|index>', 'the source row to explain: a row id, or a row index (digits) (give --row or --token)')
     .option('--sink <name>', 'with --row: only the paths that end at this sink')
     .option('--descendants', 'show what became of the token or row (descendants, groups, path ends) instead of where it came from')
     .addOption(new Option('--format <format>', 'output format').choices(EXPLAIN_FORMATS).default('text'))
+    .option('--json', 'print the explanation as JSON (the same as --format json)')
     .addOption(asOfOption('explain the run'))
     .action(async (opts: ExplainOptions, cmd: Command) => {
       if ((opts.token === undefined) === (opts.row === undefined)) cmd.error('error: give exactly one of --token <id> or --row <id|index>', { exitCode: 2, code: 'lineage.usage' });
       if (opts.sink !== undefined && opts.row === undefined) cmd.error('error: --sink goes with --row', { exitCode: 2, code: 'lineage.usage' });
       if (opts.sink !== undefined && opts.descendants === true) cmd.error('error: --sink filters the paths of explain, not --descendants', { exitCode: 2, code: 'lineage.usage' });
+      if (opts.json === true) {
+        if (cmd.getOptionValueSource('format') === 'cli' && opts.format !== 'json') cmd.error(`error: --json is --format json, not --format ${opts.format}`, { exitCode: 2, code: 'lineage.usage' });
+        opts.format = 'json';
+      }
       const read = opts.asOf !== undefined ? { asOf: opts.asOf } : {};
       await withLedger(opts.store, async (ledger) => {
         const runId = await ledger.resolveRunId(opts.run);

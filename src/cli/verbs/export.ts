@@ -7,7 +7,7 @@ import { ledgerError } from '../../errors';
 import { Timestamp } from '../../events/codecs';
 import type { AsOf } from '../../ledger';
 import { CliIO, storeOption, withLedger } from '../context';
-import { asOfOption } from '../options';
+import { asOfOption, println } from '../options';
 import { progressBar } from '../progress';
 
 interface ExportOpts {
@@ -21,6 +21,7 @@ interface ExportOpts {
   asOf?: AsOf;
   allowAnomalies?: boolean;
   exportedAt?: string;
+  json?: boolean;
 }
 
 export function registerExport(program: Command, io: CliIO): void {
@@ -45,7 +46,9 @@ export function registerExport(program: Command, io: CliIO): void {
     .addOption(asOfOption('export the run'))
     .option('--allow-anomalies', 'export even when the run has events written around the recorder checks')
     .option('--exported-at <timestamp>', "the manifest's exported_at (ISO-8601 with an offset; default now): two exports of the same events with the same value are byte-identical")
-    .action(async (opts: ExportOpts) => {
+    .option('--json', 'print {runId, format, out, recordCount, chainHead, merkleRoot, signature, csv} as JSON (needs --out <path>: stdout carries the export otherwise)')
+    .action(async (opts: ExportOpts, cmd: Command) => {
+      if (opts.json === true && opts.out === '-') cmd.error('error: --json prints a summary on stdout, which --out - uses for the export; give --out <path>', { exitCode: 2, code: 'lineage.usage' });
       if (opts.exportedAt !== undefined && !Timestamp.is(opts.exportedAt)) {
         throw ledgerError('INVALID_INPUT', '--exported-at: not an ISO-8601 timestamp with an offset (e.g. 2026-01-02T03:04:05.678Z)', { path: 'exportedAt' });
       }
@@ -54,7 +57,7 @@ export function registerExport(program: Command, io: CliIO): void {
       await withLedger(opts.store, async (ledger) => {
         const runId = await ledger.resolveRunId(opts.run);
         const csv = opts.csv === undefined ? undefined : CsvView.open(opts.csv);
-        const bar = progressBar('exporting', null, io.stderr);
+        const bar = progressBar('exporting', null, io.stderr, { json: opts.json === true });
         let result;
         try {
           // writeExport commits the CSV view after the export, or discards it when anything fails
@@ -71,6 +74,22 @@ export function registerExport(program: Command, io: CliIO): void {
           bar.finish();
         }
         const m = result.manifest;
+        if (opts.json === true) {
+          println(
+            io,
+            JSON.stringify({
+              runId,
+              format: opts.format,
+              out: opts.out,
+              recordCount: m.record_count,
+              chainHead: m.chain_head,
+              merkleRoot: m.merkle_root,
+              signature: { algorithm: m.signature_algorithm, keyId: m.key_id },
+              csv: opts.csv ?? null,
+            }),
+          );
+          return;
+        }
         const where = opts.out === '-' ? '' : ` to ${opts.out}`;
         const signed = m.signature_algorithm === 'none' ? 'unsigned' : `signed ${m.signature_algorithm}, key ${m.key_id}`;
         io.stderr.write(`exported ${m.record_count} records of run ${runId}${where} (${opts.format}; Merkle root ${m.merkle_root}; ${signed})\n`);

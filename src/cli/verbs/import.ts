@@ -4,6 +4,7 @@ import { importExport } from '../../export/import';
 import { parseStoreUrl } from '../../store/url';
 import { CliIO, storeOption, withLedger } from '../context';
 import { println } from '../options';
+import { progressBar } from '../progress';
 import { addKeyOptions, KeyOpts, verifyOptionsFrom } from './verify';
 
 type ImportOpts = KeyOpts & { store: string; json?: boolean };
@@ -36,7 +37,14 @@ export function registerImport(program: Command, io: CliIO): void {
 async function importInto(io: CliIO, exportPath: string, opts: ImportOpts): Promise<void> {
   const options = verifyOptionsFrom(opts);
   await withLedger(opts.store, async (ledger) => {
-    const r = await importExport(ledger, exportPath, options);
+    // the bar counts the records verified (the rest of an import is one append and a read-back)
+    const bar = progressBar('importing', null, io.stderr, { json: opts.json === true });
+    let r;
+    try {
+      r = await importExport(ledger, exportPath, { ...options, onProgress: (done, total) => bar.update(done, total) });
+    } finally {
+      bar.finish();
+    }
     if (opts.json === true) {
       println(io, JSON.stringify({ runId: r.runId, events: r.events, records: r.records, chainHead: r.chainHead, merkleRoot: r.merkleRoot, store: opts.store, signatureChecked: r.report.signatureChecked }));
       return;

@@ -5,7 +5,7 @@ import { isLedgerError, LedgerError, ledgerError } from '../../errors';
 import type { Ledger } from '../../ledger';
 import { COMMAND_NAMES, CommandName } from '../../recorder/commands';
 import type { RunHandle } from '../../recorder/run-handle';
-import { CliIO, payloadsFromOption, payloadsOption, storeOption, withLedger } from '../context';
+import { CliIO, CommandFailed, payloadsFromOption, payloadsOption, storeOption, withLedger } from '../context';
 import { println } from '../options';
 import { progressBar } from '../progress';
 
@@ -114,18 +114,22 @@ export function registerIngest(program: Command, io: CliIO): void {
         input = fs.createReadStream(file);
       }
       const report = await withLedger(opts.store, async (ledger) => {
-        const bar = progressBar('ingesting', null, io.stderr);
+        const bar = progressBar('ingesting', null, io.stderr, { unit: 'lines', json: opts.json === true });
         try {
           return await ingestLines(ledger, readline.createInterface({ input, crlfDelay: Infinity }), (k) => bar.update(k));
         } finally {
           bar.finish();
         }
       }, { payloads: payloadsFromOption(opts.payloads) });
-      if (opts.json === true) println(io, JSON.stringify(report));
-      else io.stderr.write(`applied ${report.applied} lines to ${report.runs.length} runs${report.failed ? `; stopped at line ${report.failed.line}` : ''}\n`);
       if (report.failed !== undefined) {
         const f = report.failed;
-        throw new LedgerError(f.code as never, `line ${f.line}${f.path !== undefined ? ` (${f.path})` : ''}: ${f.message}`, { line: f.line, ...(f.path !== undefined ? { path: f.path } : {}) });
+        const error = new LedgerError(f.code as never, `line ${f.line}${f.path !== undefined ? ` (${f.path})` : ''}: ${f.message}`, { line: f.line, ...(f.path !== undefined ? { path: f.path } : {}) });
+        // --json: the report and the error are one document (main prints it)
+        if (opts.json === true) throw new CommandFailed(error.toJSON(), { ...report });
+        io.stderr.write(`applied ${report.applied} lines to ${report.runs.length} runs; stopped at line ${f.line}\n`);
+        throw error;
       }
+      if (opts.json === true) println(io, JSON.stringify(report));
+      else io.stderr.write(`applied ${report.applied} lines to ${report.runs.length} runs\n`);
     });
 }

@@ -22,12 +22,16 @@ export function registerProve(program: Command, io: CliIO): void {
     .argument('<export>', 'export file (jsonl) or bundle directory')
     .requiredOption('--record <n>', 'index of the record (0-based line number in the records)', parseIndex)
     .option('--out <file>', 'write the proof to this file instead of stdout')
-    .option('--json', 'print the proof as one line of JSON (default: indented JSON)')
+    .option('--json', 'print the proof as one line of JSON (default: indented JSON); with --out, {out, record, runId, treeSize, merkleRoot}')
     .action(async (exportPath: string, opts: { record: number; out?: string; json?: boolean }) => {
       const proof = await proveRecord(exportPath, opts.record);
       const text = opts.json === true ? JSON.stringify(proof) : JSON.stringify(proof, null, 2);
       if (opts.out !== undefined) {
         await writeFileAtomically(opts.out, (fd) => writeLinesToFd([text], fd));
+        if (opts.json === true) {
+          println(io, JSON.stringify({ out: opts.out, record: opts.record, runId: proof.run_id, treeSize: proof.tree_size, merkleRoot: proof.merkle_root }));
+          return;
+        }
         io.stderr.write(`wrote the proof of record ${opts.record} of run ${proof.run_id} (tree of ${proof.tree_size}, root ${proof.merkle_root}) to ${opts.out}\n`);
       } else {
         println(io, text);

@@ -6,8 +6,9 @@ import type { Command } from 'commander';
 import { ledgerError } from '../../errors';
 import { loadVerifier } from '../../export/keys';
 import { verifyExport, VerifyOptions, verifyProof, VerifyReport } from '../../export/verify';
-import type { CliIO } from '../context';
+import { CliIO, CommandFailed } from '../context';
 import { println } from '../options';
+import { progressBar } from '../progress';
 
 export interface KeyOpts {
   publicKey?: string;
@@ -109,13 +110,24 @@ export function registerVerify(program: Command, io: CliIO): void {
           throw ledgerError('VERIFY_FAILED', `proof file ${opts.proof} is not JSON: ${(e as Error).message}`, { path: opts.proof });
         }
         report = verifyProof(exportPath, proof, options);
-      } else if (exportPath === '-') {
-        report = { ...(await withStdinCopy((file) => verifyExport(file, options))), path: '-' };
       } else {
-        report = await verifyExport(exportPath, options);
+        const bar = progressBar('verifying', null, io.stderr, { json: opts.json === true });
+        const withProgress: VerifyOptions = { ...options, onProgress: (done, total) => bar.update(done, total) };
+        try {
+          if (exportPath === '-') report = { ...(await withStdinCopy((file) => verifyExport(file, withProgress))), path: '-' };
+          else report = await verifyExport(exportPath, withProgress);
+        } finally {
+          bar.finish();
+        }
+      }
+      if (!report.ok) {
+        const error = ledgerError('VERIFY_FAILED', report.problem ?? 'the export did not verify', { firstBadRecord: report.firstBadRecord });
+        // --json: the report and the error are one document (main prints it)
+        if (opts.json === true) throw new CommandFailed(error.toJSON(), reportJson(report));
+        printReport(io, report, false);
+        throw error;
       }
       printReport(io, report, opts.json === true);
-      if (!report.ok) throw ledgerError('VERIFY_FAILED', report.problem ?? 'the export did not verify', { firstBadRecord: report.firstBadRecord });
-      if (!report.signatureChecked && opts.json !== true) io.stderr.write('warning: the signature was NOT checked (--no-signature)\n');
+      if (!report.signatureChecked) io.stderr.write('warning: the signature was NOT checked (--no-signature)\n');
     });
 }

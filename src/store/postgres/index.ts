@@ -30,7 +30,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Pool, type PoolClient } from 'pg';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
   conflictError,
@@ -41,12 +40,16 @@ import {
   expectedRevisionMatches,
   notifyListeners,
   pagesFrom,
+  PROJECTION_FOLD_VERSION,
+  ProjectionDelta,
   ProjectionStore,
+  ProjectionTables,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   retryStart,
   StoredEvent,
+  StoredProjection,
   StoreListener,
   StreamInfo,
 } from '../port';
@@ -96,7 +99,7 @@ CREATE TABLE ${s}.projection (
 );
 CREATE INDEX projection_by_order ON ${s}.projection (run_key, map, id);
 CREATE INDEX projection_by_num ON ${s}.projection (run_key, map, num) WHERE num IS NOT NULL;
-INSERT INTO ${s}.ledger_meta VALUES ('application', '${APPLICATION}'), ('schema_version', '${POSTGRES_SCHEMA_VERSION}');
+INSERT INTO ${s}.ledger_meta VALUES ('application', '${APPLICATION}'), ('schema_version', '${POSTGRES_SCHEMA_VERSION}'), ('projection_fold', '${PROJECTION_FOLD_VERSION}');
 `;
 }
 
@@ -188,6 +191,12 @@ async function prepareSchema(pool: Pool, s: string, schema: string, where: strin
       }
       const missing = TABLES.filter((t) => !tables.includes(t));
       if (missing.length > 0) throw ledgerError('STORE_CORRUPT', `${where}: schema ${schema} lacks the ledger tables ${missing.join(', ')}`, { store: where, schema });
+      // projection rows written by another version of the fold are deleted (rebuilt from the events on the first read; see PROJECTION_FOLD_VERSION)
+      if ((meta.get('projection_fold') ?? '1') !== String(PROJECTION_FOLD_VERSION)) {
+        await c.query(`DELETE FROM ${s}.projection`);
+        await c.query(`DELETE FROM ${s}.projection_runs`);
+        await c.query(`INSERT INTO ${s}.ledger_meta VALUES ('projection_fold', $1) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [String(PROJECTION_FOLD_VERSION)]);
+      }
       await c.query('COMMIT');
       return;
     }
@@ -512,7 +521,7 @@ export class PostgresEventStore implements EventStore {
   /**
    * Live notification: appends of this instance, and (through LISTEN on a connection of its
    * own, opened with the first listener) appends of every other process on the same schema.
-   * Subscribers still poll (src/projections/follow.ts): a lost LISTEN connection only delays them.
+   * Subscribers still poll (src/subscriptions/follow.ts): a lost LISTEN connection only delays them.
    */
   watch(listener: StoreListener): () => void {
     const entry: StoreListener = (streamId) => listener(streamId);

@@ -48,10 +48,10 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import * as os from 'node:os';
 import { createWriter, Writer } from './writer';
 import Database from 'better-sqlite3';
 import { LedgerError, ledgerError } from '../../errors';
-import type { ProjectionDelta, ProjectionTables, StoredProjection } from '../../projections/persisted';
 import {
   AppendResult,
   EncodedEvent,
@@ -59,11 +59,15 @@ import {
   EventStore,
   ExpectedRevision,
   pagesFrom,
+  PROJECTION_FOLD_VERSION,
+  ProjectionDelta,
   ProjectionStore,
+  ProjectionTables,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
   StoredEvent,
+  StoredProjection,
   StoreListener,
   notifyListeners,
   StreamInfo,
@@ -197,6 +201,7 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
       db.pragma('temp_store = MEMORY');
       if (isNew) initialiseIfEmpty(db, file);
       else upgradeIfOlder(db, file);
+      resetStaleProjections(db, file);
     }
     checkLedger(db, file);
     const writer = readonly ? null : createWriter(db);
@@ -283,6 +288,7 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
       meta.run('schema_version', String(SQLITE_SCHEMA_VERSION));
       meta.run('created_by', 'lineage-ledger');
       meta.run('created_at', new Date().toISOString());
+      meta.run('projection_fold', String(PROJECTION_FOLD_VERSION));
       db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     }
@@ -310,6 +316,29 @@ function upgradeIfOlder(db: Database.Database, file: string): void {
   } catch (e) {
     if (db.inTransaction) db.exec('ROLLBACK');
     throw translateError(e, file, 'upgrading the store to schema version 2');
+  }
+}
+
+/** The fold version the file's projection rows were written with (1 when not recorded: written before versions were kept). */
+function projectionFoldOf(db: Database.Database): number {
+  const v = db.prepare("SELECT value FROM ledger_meta WHERE key = 'projection_fold'").pluck().get() as string | undefined;
+  return v === undefined ? 1 : Number(v);
+}
+
+/** Deletes projection rows written by another fold version (see PROJECTION_FOLD_VERSION), in one write transaction. */
+function resetStaleProjections(db: Database.Database, file: string): void {
+  const hasProjection = (): boolean => (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
+  if (!hasProjection() || projectionFoldOf(db) === PROJECTION_FOLD_VERSION) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    if (projectionFoldOf(db) !== PROJECTION_FOLD_VERSION) {
+      db.exec('DELETE FROM projection; DELETE FROM projection_runs');
+      db.prepare("INSERT INTO ledger_meta (key, value) VALUES ('projection_fold', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(PROJECTION_FOLD_VERSION));
+    }
+    db.exec('COMMIT');
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw translateError(e, file, 'resetting projections written by another version of the fold');
   }
 }
 
@@ -403,7 +432,9 @@ export class SqliteEventStore implements EventStore {
       listStreams: p(SQL.listStreams, false, true),
     };
     const hasProjection = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
-    this.projections = hasProjection ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
+    // rows of another fold version are not used (a writable open has already deleted them)
+    const current = hasProjection && projectionFoldOf(db) === PROJECTION_FOLD_VERSION;
+    this.projections = current ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
   }
 
   get stats(): SqliteStoreStats {
@@ -700,6 +731,59 @@ export class SqliteEventStore implements EventStore {
  * src/projections/persisted.ts). Reads use the main connection; catch-up writes
  * take the write lock like appends do.
  */
+/** A temporary projection store (see openScratchProjections). */
+export interface ScratchProjections {
+  readonly projections: ProjectionStore;
+  /** Closes the file and deletes it. */
+  close(): void;
+}
+
+/**
+ * A projection store in a temporary file of its own (under the system's temporary folder, or
+ * `dir`), for folding a run's events into tables when the run is too large to hold in memory
+ * (a read as of an earlier point of a large run). Nothing in it needs to survive a crash:
+ * no journal, no syncs. `close` deletes it.
+ */
+export function openScratchProjections(dir: string = os.tmpdir()): ScratchProjections {
+  const folder = fs.mkdtempSync(nodePath.join(dir, 'lineage-ledger-scratch-'));
+  const file = nodePath.join(folder, 'projection.db');
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    db.exec(SCHEMA_V1_SQL);
+    db.exec(PROJECTION_SQL);
+  } catch (e) {
+    db?.close();
+    fs.rmSync(folder, { recursive: true, force: true });
+    throw translateError(e, file, 'creating a scratch projection');
+  }
+  const open = db;
+  let closed = false;
+  const projections = new SqliteProjectionStore(
+    open,
+    file,
+    false,
+    () => {
+      if (closed) throw ledgerError('STORE_CLOSED', `${file}: the scratch projection is closed`, { path: file });
+    },
+    true,
+  );
+  return {
+    projections,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        open.close();
+      } finally {
+        fs.rmSync(folder, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 class SqliteProjectionStore implements ProjectionStore {
   private readonly s: Record<
     | 'run'
@@ -728,6 +812,8 @@ class SqliteProjectionStore implements ProjectionStore {
     private readonly path: string,
     private readonly readonly: boolean,
     private readonly assertOpen: () => void,
+    /** A scratch projection (openScratchProjections): its events are elsewhere, so writes are not checked against this file's streams. */
+    private readonly scratch = false,
   ) {
     const p = (sql: string): Statement => db.prepare(sql);
     this.s = {
@@ -850,7 +936,7 @@ class SqliteProjectionStore implements ProjectionStore {
         if (version !== delta.fromVersion) {
           throw ledgerError('CONCURRENCY_CONFLICT', `projection of ${streamId} is at ${version}, not ${delta.fromVersion}`, { streamId, expected: delta.fromVersion, actual: version });
         }
-        const revision = this.s.revision.get(streamId) as number | undefined;
+        const revision = this.scratch ? delta.toVersion : (this.s.revision.get(streamId) as number | undefined);
         if (revision === undefined || delta.toVersion > revision) {
           throw ledgerError('INVALID_INPUT', `projection of ${streamId}: seq ${delta.toVersion} is past the stream's last event (${String(revision)})`, { streamId });
         }

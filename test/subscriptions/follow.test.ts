@@ -1,5 +1,5 @@
 /**
- * Catch-up subscriptions (src/projections/follow.ts) on the memory and SQLite stores:
+ * Catch-up subscriptions (src/subscriptions/follow.ts) on the memory and SQLite stores:
  * a followed projection equals a full rebuild after every append; resume from a
  * checkpoint; 'all'; exactly-once delivery; back-pressure; errors; close.
  */
@@ -9,9 +9,9 @@ import { isLedgerError } from '../../src/errors';
 import { runIdOfStream, runStreamId } from '../../src/events/envelope';
 import { Ledger, openLedger } from '../../src/ledger';
 import { evolve } from '../../src/projections/evolve';
-import { AllSubscription, follow, RunSubscription } from '../../src/projections/follow';
+import { AllSubscription, follow, RunSubscription } from '../../src/subscriptions/follow';
 import { emptyRunState, RunState } from '../../src/projections/state';
-import { decodeStoredEvent } from '../../src/events/envelope';
+import { decodeStoredEvent } from '../../src/store/events';
 import { collectPages, EventStore, StoredEvent } from '../../src/store/port';
 import { recordReferenceRun } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';

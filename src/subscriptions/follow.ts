@@ -44,15 +44,17 @@
  * In 'all' mode, events of streams that are not run streams (`run-<runId>`) are not
  * ledger events: they advance the checkpoint and are otherwise passed over.
  *
- * The projections stay pure: this module only drives `evolve` with what it reads
- * through the store port (a type-only import).
+ * The projections stay pure: this module, with its timers and store listener, lives
+ * outside them (the subscriptions layer of eslint.layers.mjs) and only drives `evolve`
+ * with what it reads through the store port.
  */
 import { Id } from '../events/codecs';
-import { decodeStoredEvent, DecodeOptions, LedgerEvent, runIdOfStream, runStreamId } from '../events/envelope';
+import { LedgerEvent, runIdOfStream, runStreamId } from '../events/envelope';
 import { ledgerError } from '../errors';
+import { decodeStoredEvent, DecodeOptions } from '../store/events';
 import type { EventStore, StoredEvent } from '../store/port';
-import { evolve } from './evolve';
-import { emptyRunState, RunState } from './state';
+import { evolve } from '../projections/evolve';
+import { emptyRunState, RunState } from '../projections/state';
 
 /** What to follow: one run, or every run in the store. */
 export type FollowTarget = { readonly runId: string } | 'all';

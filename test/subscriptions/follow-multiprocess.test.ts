@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import { openLedger } from '../../src/ledger';
-import { follow } from '../../src/projections/follow';
+import { follow } from '../../src/subscriptions/follow';
 import { openSqliteStore } from '../../src/store/sqlite';
 import { makeTempDir, removeDir, TS_RUN } from '../store/sqlite/helpers';
 import { comparable, waitFor } from './follow-support';
