@@ -3,16 +3,20 @@
  *
  * 1. The export is verified exactly as `verifyExport` does (same options: key, --no-signature,
  *    expected run); a problem refuses the import (IMPORT_FAILED, naming it) and nothing is written.
- * 2. Every record is decoded against its entity codec.
- * 3. Events are synthesised whose fold gives exactly the exported state: one event per fact
- *    (RunStarted, NodeRegistered, RowCreated, TokenCreated / TokenForked / TokenExpanded /
- *    TokensCoalesced / BatchOutputsProduced, NodeStateOpened + its completion, ...), each with the
- *    timestamp its record carries as `recordedAt`, fresh event ids and seq = position in the stream.
- *    Within a block the export orders entities by creation, so the events are ordered by a
+ * 2. Events are synthesised whose fold gives exactly the exported state, in four stages (each
+ *    its own function, below): decode (every record back into its entity, checked by its codec),
+ *    invert (every event type's inverse, kept beside its fold in EVENT_FOLDS, gives the events of
+ *    its type: one per fact, e.g. RunStarted, NodeRegistered, RowCreated, TokenCreated /
+ *    TokenForked / TokenExpanded / TokensCoalesced / BatchOutputsProduced, NodeStateOpened + its
+ *    completion; every record must be created by exactly one event), order, and build (the
+ *    envelopes: each event checked by its codec, with the timestamp its record carries as
+ *    `recordedAt`, a fresh event id and seq = position in the stream).
+ * 3. Within a block the export orders entities by creation, so the events are ordered by a
  *    topological sort (Kahn, smallest record position first) of: causal edges (an event after the
  *    entities it names) and block-order edges (consecutive records of one block are created in
- *    their order). The original log is one valid order, so an order always exists for an export
- *    of an anomaly-free run; a cycle is reported, never half-imported.
+ *    their order), between the run's opening and closing events. The original log is one valid
+ *    order, so an order always exists for an export of an anomaly-free run; a cycle is reported,
+ *    never half-imported.
  * 4. The events are folded in memory and re-exported: if the records, chain head or Merkle root
  *    differ from the export's, the import is refused with the first differing record, before
  *    anything is written.
@@ -30,16 +34,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isLeft } from 'fp-ts/Either';
-import { stableHash } from '../canonical/hash';
+import type * as t from 'io-ts';
 import { canonicalize } from '../canonical/jcs';
-import { EVENT_CATALOGUE, EventDataOf, EventType, TERMINAL_RUN_STATUSES } from '../events/catalogue';
+import { EVENT_CATALOGUE, EVENT_TYPES, EventDataOf, EventType } from '../events/catalogue';
 import { firstError } from '../events/codecs';
 import { LedgerEvent, runStreamId } from '../events/envelope';
 import { toProposedEvent } from '../store/events';
 import { isLedgerError, ledgerError } from '../errors';
 import type { EventStore } from '../store/port';
 import { ENTITY_CODECS, EntityOf, RecordType, RECORD_TYPES } from '../projections/entities';
-import { foldEvents } from '../projections/evolve';
+import { EVENT_FOLDS, foldEvents, type EventFold, type EventFolds } from '../projections/evolve';
+import { RunRecords, type Inverted, type Seat } from '../projections/inverse';
 import { emptyRunState, RunState } from '../projections/state';
 import { describeRecord, digestRecords, ExportManifest, RecordsDigest } from './bundle';
 import { RECORD_FIELDS, recordFieldNames, runRecords } from './records';
@@ -135,62 +140,28 @@ function compareWithExport(state: RunState, manifest: ExportManifest, records: r
 }
 
 // ---------------------------------------------------------------------------
-// Synthesis
-
-type AnyEntity = EntityOf<RecordType>;
-
-/** One BatchOutputsProduced event: output tokens (with their parent links), then artifact outputs. */
-interface Segment {
-  readonly tokens: number[];
-  readonly artifacts: number[];
-  readonly outputs: number[];
-  readonly sig: string;
-  /** Number of batch members the output tokens have as parents (-1: no tokens). */
-  readonly prefix: number;
-}
-
-interface EvNode {
-  readonly id: number;
-  readonly type: EventType;
-  readonly data: Record<string, unknown>;
-  /** recordedAt, or null to take the previous event's. */
-  readonly at: string | null;
-  /** Smallest record position among the records it creates or changes (emission priority). */
-  prio: number;
-  /** Records it creates or changes (for messages). */
-  readonly records: number[];
-  /** Record positions whose creating events must come first. */
-  readonly needs: number[];
-  /** Record positions whose creating events must come after. */
-  readonly before: number[];
-  readonly succ: number[];
-  indeg: number;
-}
-
-/** Turns a record back into its entity (exact fields, decoded by the entity codec). */
-function toEntity(rt: RecordType, rec: Record<string, unknown>, index: number): AnyEntity {
-  const allowed = new Set(recordFieldNames(rt));
-  for (const k of Object.keys(rec)) if (!allowed.has(k)) fail(`${describeRecord(index, rec)} has a field ${k} that a ${rt} record does not have`, { index });
-  const obj: Record<string, unknown> = {};
-  for (const [key, field] of RECORD_FIELDS[rt]) {
-    if (!Object.prototype.hasOwnProperty.call(rec, field)) fail(`${describeRecord(index, rec)} lacks its field ${field}`, { index });
-    obj[key] = rec[field];
-  }
-  const d = (ENTITY_CODECS[rt] as unknown as { decode(u: unknown): ReturnType<(typeof ENTITY_CODECS)['run']['decode']> }).decode(obj);
-  if (isLeft(d)) fail(`${describeRecord(index, rec)} is not a valid ${rt}: ${firstError(d.left).message}`, { index });
-  return d.right as AnyEntity;
-}
+// Synthesis: decode the records, invert them into events, order the events, build the envelopes
 
 /**
  * Events whose fold gives exactly the state these records (in export order) describe.
  * Throws IMPORT_FAILED when the records cannot come from a fold (see the module comment).
  */
 export function synthesizeRunEvents(runId: string, records: readonly Record<string, unknown>[], options: { newId?: () => string } = {}): LedgerEvent[] {
-  const newId = options.newId ?? randomUUID;
+  const decoded = decodeRecords(runId, records);
+  const ordered = orderEvents(decoded, invertRecords(decoded));
+  return buildEvents(runId, ordered, { newId: options.newId ?? randomUUID, describe: decoded.describe });
+}
+
+/**
+ * Stage 1, decode: every record back into its entity, checked by the entity codec, with exactly
+ * the fields its type has; the first is the run record and no other is. A refusal names the
+ * record (details: `index`, and `path`, the bad field's path in the record, for a codec error).
+ */
+export function decodeRecords(runId: string, records: readonly Record<string, unknown>[]): RunRecords {
   const n = records.length;
   if (n === 0) fail('the export holds no records: there is no run to import');
-  const types: RecordType[] = new Array<RecordType>(n);
-  const ents: AnyEntity[] = new Array<AnyEntity>(n);
+  const types = new Array<RecordType>(n);
+  const entities = new Array<EntityOf<RecordType>>(n);
   const known = new Set<string>(RECORD_TYPES);
   for (let i = 0; i < n; i++) {
     const rec = records[i]!;
@@ -198,590 +169,227 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
     if (!known.has(rt)) fail(`${describeRecord(i, rec)} has an unknown record type`, { index: i });
     if (rec.run_id !== runId) fail(`${describeRecord(i, rec)} belongs to run ${String(rec.run_id)}, not ${runId}`, { index: i });
     types[i] = rt;
-    ents[i] = toEntity(rt, rec, i);
+    entities[i] = toEntity(rt, rec, i);
   }
   if (types[0] !== 'run') fail(`${describeRecord(0, records[0]!)} is not the run record: an export starts with its run`);
   for (let i = 1; i < n; i++) if (types[i] === 'run') fail(`${describeRecord(i, records[i]!)} is a second run record`, { index: i });
-  const ent = <R extends RecordType>(i: number): EntityOf<R> => ents[i] as EntityOf<R>;
-  const run = ent<'run'>(0);
+  return new RunRecords(types, entities, (i) => describeRecord(i, records[i] ?? null));
+}
 
-  // ---- indexes
-  const byId = (rt: RecordType, key: string): Map<string, number> => {
-    const m = new Map<string, number>();
-    for (let i = 0; i < n; i++) if (types[i] === rt) m.set((ents[i] as unknown as Record<string, string>)[key]!, i);
-    return m;
-  };
-  const nodeIdx = byId('node', 'nodeId');
-  const opIdx = byId('operation', 'operationId');
-  const rowIdx = byId('row', 'rowId');
-  const tokenIdx = byId('token', 'tokenId');
-  const stateIdx = byId('node_state', 'stateId');
-  const batchIdx = byId('batch', 'batchId');
-  const artifactIdx = byId('artifact', 'artifactId');
-  const parentsOf = new Map<string, number[]>();
-  const outcomesOf = new Map<string, number[]>();
-  const membersOf = new Map<string, number[]>();
-  const outputsOf = new Map<string, number[]>();
-  const groupTokens = { fork: new Map<string, number[]>(), expand: new Map<string, number[]>(), join: new Map<string, number[]>(), batch: new Map<string, number[]>() };
-  const push = (m: Map<string, number[]>, k: string, v: number): void => {
-    const l = m.get(k);
-    if (l === undefined) m.set(k, [v]);
-    else l.push(v);
-  };
-  for (let i = 0; i < n; i++) {
-    switch (types[i]) {
-      case 'token_parent':
-        push(parentsOf, ent<'token_parent'>(i).tokenId, i);
-        break;
-      case 'token_outcome':
-        push(outcomesOf, ent<'token_outcome'>(i).tokenId, i);
-        break;
-      case 'batch_member':
-        push(membersOf, ent<'batch_member'>(i).batchId, i);
-        break;
-      case 'batch_output':
-        push(outputsOf, ent<'batch_output'>(i).batchId, i);
-        break;
-      case 'token': {
-        const t = ent<'token'>(i);
-        const kinds = [t.forkGroupId, t.expandGroupId, t.joinGroupId, t.batchId].filter((g) => g !== null).length;
-        if (kinds > 1) fail(`${describeRecord(i, records[i]!)} names more than one of fork, expand, join group and batch: no event creates such a token`, { index: i });
-        if (t.forkGroupId !== null) push(groupTokens.fork, t.forkGroupId, i);
-        else if (t.expandGroupId !== null) push(groupTokens.expand, t.expandGroupId, i);
-        else if (t.joinGroupId !== null) push(groupTokens.join, t.joinGroupId, i);
-        else if (t.batchId !== null) push(groupTokens.batch, t.batchId, i);
-        break;
-      }
-      default:
-        break;
-    }
+/** Turns a record back into its entity (exact fields, decoded by the entity codec). */
+function toEntity(rt: RecordType, rec: Record<string, unknown>, index: number): EntityOf<RecordType> {
+  const allowed = new Set(recordFieldNames(rt));
+  for (const k of Object.keys(rec)) if (!allowed.has(k)) fail(`${describeRecord(index, rec)} has a field ${k} that a ${rt} record does not have`, { index });
+  const obj: Record<string, unknown> = {};
+  for (const [key, field] of RECORD_FIELDS[rt]) {
+    if (!Object.prototype.hasOwnProperty.call(rec, field)) fail(`${describeRecord(index, rec)} lacks its field ${field}`, { index });
+    obj[key] = rec[field];
   }
-  const who = (i: number): string => describeRecord(i, records[i]!);
+  const d = (ENTITY_CODECS[rt] as unknown as t.Decoder<unknown, EntityOf<RecordType>>).decode(obj);
+  if (isLeft(d)) {
+    const e = firstError(d.left);
+    fail(`${describeRecord(index, rec)} is not a valid ${rt}: ${e.message}`, { index, path: recordPath(rt, e.path) });
+  }
+  return d.right;
+}
 
-  // ---- nodes
-  const nodes: EvNode[] = [];
-  const creator = new Int32Array(n).fill(-1);
-  const addNode = (type: EventType, data: Record<string, unknown>, at: string | null, created: number[], needs: number[] = []): EvNode => {
-    const node: EvNode = { id: nodes.length, type, data, at, prio: Math.min(...created), records: created, needs, before: [], succ: [], indeg: 0 };
-    nodes.push(node);
-    for (const r of created) {
-      if (creator[r] !== -1) fail(`${who(r)} would be created by two events (${nodes[creator[r]!]!.type} and ${type})`, { index: r });
-      creator[r] = node.id;
-    }
-    return node;
-  };
-  /** A node that changes (does not create) records: runs after their creation. */
-  const addChange = (type: EventType, data: Record<string, unknown>, at: string | null, changed: number): EvNode => {
-    const node: EvNode = { id: nodes.length, type, data, at, prio: changed, records: [changed], needs: [changed], before: [], succ: [], indeg: 0 };
-    nodes.push(node);
-    return node;
-  };
-  const idx = (m: Map<string, number>, id: string | null): number[] => {
-    if (id === null) return [];
-    const i = m.get(id);
-    return i === undefined ? [] : [i];
-  };
-  const outcomeOf = (tokenId: string, outcome: string, groupField: 'forkGroupId' | 'expandGroupId' | 'joinGroupId', groupId: string): number => {
-    const list = (outcomesOf.get(tokenId) ?? []).filter((o) => {
-      const e = ent<'token_outcome'>(o);
-      return e.outcome === outcome && e[groupField] === groupId;
-    });
-    if (list.length !== 1) fail(`token ${tokenId} has ${list.length} ${outcome} outcomes for group ${groupId}; the event that creates the group records exactly one`, { tokenId, groupId });
-    return list[0]!;
-  };
-  const parentLinks = (tokenRecord: number): number[] => parentsOf.get(ent<'token'>(tokenRecord).tokenId) ?? [];
+/** An entity path (`producedByStateIds[0]`) as the path in the record (`produced_by_state_ids[0]`). */
+function recordPath(rt: RecordType, entityPath: string): string {
+  const head = /^[^.[]*/.exec(entityPath)![0];
+  const field = RECORD_FIELDS[rt].find(([key]) => key === head)?.[1];
+  return field === undefined ? entityPath : field + entityPath.slice(head.length);
+}
 
-  // Fork and expand groups: one event creates the children, their parent links and the parent's outcome.
-  for (const kind of ['fork', 'expand'] as const) {
-    for (const [groupId, unordered] of groupTokens[kind]) {
-      // in the order of their parent links' ordinals (the position of each child in the group)
-      const linkOrdinal = (c: number): number => Math.min(...parentLinks(c).map((l) => ent<'token_parent'>(l).ordinal));
-      const children = [...unordered].sort((a, b) => linkOrdinal(a) - linkOrdinal(b));
-      const first = ent<'token'>(children[0]!);
-      const links = children.flatMap(parentLinks);
-      const parentIds = new Set(links.map((l) => ent<'token_parent'>(l).parentTokenId));
-      if (links.length !== children.length || parentIds.size !== 1) {
-        fail(`${kind} group ${groupId}: every child must have exactly one parent, the same for all (${who(children[0]!)})`, { groupId });
-      }
-      const parentTokenId = [...parentIds][0]!;
-      const outcome = outcomeOf(parentTokenId, kind === 'fork' ? 'forked' : 'expanded', kind === 'fork' ? 'forkGroupId' : 'expandGroupId', groupId);
-      const o = ent<'token_outcome'>(outcome);
-      const late = o.recordedAt !== first.createdAt && o.recordedAt !== null ? { outcomeRecordedAt: o.recordedAt } : {};
-      const data =
-        kind === 'fork'
-          ? {
-              parentTokenId,
-              rowId: first.rowId,
-              forkGroupId: groupId,
-              stepInPipeline: first.stepInPipeline,
-              children: children.map((c) => ({ tokenId: ent<'token'>(c).tokenId, branchName: ent<'token'>(c).branchName })),
-              outcomeId: o.outcomeId,
-              contextJson: o.contextJson,
-              ...late,
-            }
-          : {
-              parentTokenId,
-              rowId: first.rowId,
-              expandGroupId: groupId,
-              stepInPipeline: first.stepInPipeline,
-              children: children.map((c) => ({ tokenId: ent<'token'>(c).tokenId })),
-              outcomeId: o.outcomeId,
-              contextJson: o.contextJson,
-              ...late,
-            };
-      addNode(kind === 'fork' ? 'TokenForked' : 'TokenExpanded', data, first.createdAt, [...children, ...links, outcome], [...idx(tokenIdx, parentTokenId), ...idx(rowIdx, first.rowId)]);
-    }
-  }
-  // Join groups: one merged token, its parent links and every parent's coalesced outcome.
-  for (const [groupId, merged] of groupTokens.join) {
-    if (merged.length !== 1) fail(`join group ${groupId} has ${merged.length} merged tokens; a coalesce creates one`, { groupId });
-    const m = ent<'token'>(merged[0]!);
-    const links = parentLinks(merged[0]!);
-    if (links.length === 0) fail(`${who(merged[0]!)} is a merged token without parents`, { groupId });
-    const outcomes = links.map((l) => outcomeOf(ent<'token_parent'>(l).parentTokenId, 'coalesced', 'joinGroupId', groupId));
-    addNode(
-      'TokensCoalesced',
-      {
-        mergedTokenId: m.tokenId,
-        rowId: m.rowId,
-        joinGroupId: groupId,
-        stepInPipeline: m.stepInPipeline,
-        branchName: m.branchName,
-        parents: links.map((l, k) => {
-          const o = ent<'token_outcome'>(outcomes[k]!);
-          const late = o.recordedAt !== m.createdAt && o.recordedAt !== null ? { outcomeRecordedAt: o.recordedAt } : {};
-          return { tokenId: ent<'token_parent'>(l).parentTokenId, outcomeId: o.outcomeId, stateId: null, durationMs: null, ...late };
-        }),
-        stateOutputHash: stableHash({ merged_into: m.tokenId }),
-        contextJson: ent<'token_outcome'>(outcomes[0]!).contextJson,
-      },
-      m.createdAt,
-      [merged[0]!, ...links, ...outcomes],
-      [...links.flatMap((l) => idx(tokenIdx, ent<'token_parent'>(l).parentTokenId)), ...idx(rowIdx, m.rowId)],
-    );
-  }
-  // Batch outputs: runs of token outputs (same time, step and parents) followed by artifact outputs.
-  for (const [batchId, outputs] of outputsOf) {
-    const members = membersOf.get(batchId) ?? [];
-    const memberKeys = members.map((k) => `${ent<'batch_member'>(k).tokenId}#${ent<'batch_member'>(k).ordinal}`);
-    const outTokens = new Set<number>();
-    const outputGroup = new Map<string, string | null>();
-    for (const o of outputs) outputGroup.set(ent<'batch_output'>(o).outputId, ent<'batch_output'>(o).expandGroupId);
-    let cur: Segment | null = null;
-    const segments: Segment[] = [];
-    for (const o of outputs) {
-      const out = ent<'batch_output'>(o);
-      if (out.outputType === 'token') {
-        const t = tokenIdx.get(out.outputId);
-        if (t === undefined || ent<'token'>(t).batchId !== batchId) fail(`${who(o)} names token ${out.outputId}, which is not an output token of batch ${batchId}`, { index: o });
-        outTokens.add(t);
-        const tok = ent<'token'>(t);
-        const links = parentLinks(t);
-        const keys = links.map((l) => `${ent<'token_parent'>(l).parentTokenId}#${ent<'token_parent'>(l).ordinal}`);
-        if (keys.length > memberKeys.length || keys.some((k, j) => memberKeys[j] !== k)) {
-          fail(`${who(t)}: its parents are not the first members of batch ${batchId}, as a batch output's parents always are`, { index: t });
-        }
-        const sig = `${tok.createdAt}|${String(tok.stepInPipeline)}|${keys.length}`;
-        if (cur === null || cur.artifacts.length > 0 || cur.sig !== sig) {
-          cur = { tokens: [], artifacts: [], outputs: [], sig, prefix: keys.length };
-          segments.push(cur);
-        }
-        cur.tokens.push(t, ...links);
-        cur.outputs.push(o);
-      } else {
-        if (cur === null) {
-          cur = { tokens: [], artifacts: [], outputs: [], sig: '', prefix: -1 };
-          segments.push(cur);
-        }
-        cur.artifacts.push(o);
-        cur.outputs.push(o);
-      }
-    }
-    for (const t of groupTokens.batch.get(batchId) ?? []) if (!outTokens.has(t)) fail(`${who(t)} names batch ${batchId} but is not among its outputs`, { index: t });
-    for (const s of segments) {
-      const toks = s.tokens.filter((r) => types[r] === 'token');
-      const first = toks.length > 0 ? ent<'token'>(toks[0]!) : null;
-      const node = addNode(
-        'BatchOutputsProduced',
-        {
-          batchId,
-          stepInPipeline: first === null ? null : first.stepInPipeline,
-          tokens: toks.map((t) => {
-            const tok = ent<'token'>(t);
-            const eg = outputGroup.get(tok.tokenId) ?? null;
-            return eg === null ? { tokenId: tok.tokenId, rowId: tok.rowId } : { tokenId: tok.tokenId, rowId: tok.rowId, expandGroupId: eg };
-          }),
-          artifactIds: s.artifacts.map((a) => ent<'batch_output'>(a).outputId),
-        },
-        first === null ? null : first.createdAt,
-        [...s.tokens, ...s.outputs],
-        [
-          ...idx(batchIdx, batchId),
-          ...toks.flatMap((t) => idx(rowIdx, ent<'token'>(t).rowId)),
-          ...s.artifacts.flatMap((a) => idx(artifactIdx, ent<'batch_output'>(a).outputId)),
-          ...(s.prefix > 0 ? [members[s.prefix - 1]!] : []),
-        ],
-      );
-      if (s.prefix >= 0 && s.prefix < members.length) node.before.push(members[s.prefix]!);
-    }
-  }
+/** One event of the rebuilt run: what it is, where it goes, and the records it makes. */
+export interface InvertedEvent {
+  /** Position in the order the inverses gave the events (the last tie-break of the order). */
+  readonly id: number;
+  readonly type: EventType;
+  readonly seat: Seat;
+  readonly data: Record<string, unknown>;
+  /** recordedAt, or null to take the previous event's. */
+  readonly at: string | null;
+  /** Records it creates, or the one it changes (a refusal of the event names the first). */
+  readonly records: readonly number[];
+  /** Record positions whose creating events must come first (a change comes after what it changes). */
+  readonly needs: readonly number[];
+  /** Record positions whose creating events must come after. */
+  readonly before: readonly number[];
+  /** The smallest record position it creates or changes: the order's priority. */
+  readonly prio: number;
+}
 
-  // ---- one pass in record order: the remaining events and the block-order chains
-  const edges: Array<[number, number]> = [];
+export interface InvertedRun {
+  /** In the order the inverses gave them: body inverses by event type, then those that take the rest, then the run's opening and closing. */
+  readonly events: readonly InvertedEvent[];
+  /** For every record position, the id of the event that creates it. */
+  readonly creator: Int32Array;
+}
+
+/** Why a record of a type can be left uncreated by every inverse (what a refusal says of it). */
+const UNCREATED: Partial<Record<RecordType, string>> = {
+  token: 'has parents but no fork, expand, join or batch that would create them',
+  token_parent: 'is a parent link that no token creation makes',
+  batch_output: 'is a batch output that no event produces',
+};
+
+/**
+ * Stage 2, invert: every event type's inverse (EVENT_FOLDS, beside its fold) gives the events of
+ * its type that the records call for. The body's inverses run first, in catalogue order, then
+ * those that take the records no other event creates; then every record but the run's must be
+ * created by exactly one event; then the run's opening and closing (the run record's events).
+ */
+export function invertRecords(records: RunRecords, folds: EventFolds = EVENT_FOLDS): InvertedRun {
+  const events: InvertedEvent[] = [];
+  const creator = new Int32Array(records.size).fill(-1);
+  const add = (type: EventType, seat: Seat, e: Inverted<EventType>): void => {
+    const id = events.length;
+    const changed = e.changes === undefined ? [] : [e.changes];
+    const made = e.creates.length > 0 ? e.creates : changed;
+    if (made.length === 0) throw new Error(`an inverse of ${type} gave an event that neither creates nor changes a record`);
+    events.push({ id, type, seat, data: e.data as Record<string, unknown>, at: e.at, records: made, needs: [...(e.needs ?? []), ...changed], before: e.before ?? [], prio: Math.min(...made) });
+    for (const r of e.creates) {
+      if (creator[r] !== -1) fail(`${records.describe(r)} would be created by two events (${events[creator[r]!]!.type} and ${type})`, { index: r });
+      creator[r] = id;
+    }
+  };
+  const isCreated = (position: number): boolean => creator[position] !== -1;
+  const run = (pick: (seat: Seat) => boolean, rest: boolean): void => {
+    for (const type of EVENT_TYPES) {
+      const inverse = folds[type] as EventFold<EventType>;
+      const inv = inverse.inverse;
+      if ('carriedBy' in inv || !pick(inv.seat)) continue;
+      if ('invert' in inv && !rest) for (const e of inv.invert(records)) add(type, inv.seat, e);
+      if ('invertRest' in inv && rest) for (const e of inv.invertRest(records, isCreated)) add(type, inv.seat, e);
+    }
+  };
+  const body = (seat: Seat): boolean => seat === 'body';
+  run(body, false);
+  run(body, true);
+  for (let i = 1; i < records.size; i++) {
+    if (creator[i] === -1) fail(`${records.describe(i)} ${UNCREATED[records.typeOf(i)] ?? 'is created by no event'}`, { index: i });
+  }
+  run((seat) => !body(seat), false);
+  run((seat) => !body(seat), true);
+  if (creator[0] === -1) fail(`${records.describe(0)} is created by no event`, { index: 0 });
+  return { events, creator };
+}
+
+/**
+ * The export's blocks (see src/export/records.ts): the records of one block are listed in the
+ * order they were created, so their creating events must keep that order. null: the run, and
+ * the types listed in another order (rows by index, parent links and batch outputs by ordinal).
+ */
+const BLOCKS: { readonly [R in RecordType]: ((e: EntityOf<R>) => string) | null } = {
+  run: null,
+  secret_resolution: () => 'secret_resolution',
+  preflight_result: () => 'preflight_result',
+  node: () => 'node',
+  edge: () => 'edge',
+  operation: () => 'operation',
+  call: (e) => `call ${e.stateId ?? ''} ${e.operationId ?? ''}`,
+  row: null,
+  token: (e) => `token ${e.rowId}`,
+  token_parent: null,
+  token_outcome: (e) => `outcome ${e.tokenId}`,
+  node_state: (e) => `state ${e.tokenId}`,
+  routing_event: (e) => `routing ${e.stateId}`,
+  batch: () => 'batch',
+  batch_member: (e) => `member ${e.batchId}`,
+  batch_output: null,
+  artifact: () => 'artifact',
+  validation_error: () => 'validation_error',
+  transform_error: () => 'transform_error',
+  checkpoint: () => 'checkpoint',
+};
+
+/**
+ * Stage 3, order: the run's opening, the body, the run's closing. The body is a topological
+ * sort (Kahn, smallest record position first) of causal edges (an event after the creation of
+ * the records it needs, before that of the records it must precede) and block-order edges
+ * (consecutive records of one block are created in their order). The original log is one valid
+ * order, so one exists for an export of an anomaly-free run; a cycle is refused.
+ */
+export function orderEvents(records: RunRecords, inverted: InvertedRun): InvertedEvent[] {
+  const { events, creator } = inverted;
+  const body = events.filter((e) => e.seat === 'body');
+  const isBody = (id: number): boolean => id !== -1 && events[id]!.seat === 'body';
+  const succ = new Map<number, number[]>(body.map((e) => [e.id, []]));
+  const indeg = new Map<number, number>(body.map((e) => [e.id, 0]));
+  const edge = (a: number, b: number): void => {
+    succ.get(a)!.push(b);
+    indeg.set(b, indeg.get(b)! + 1);
+  };
+  for (const e of body) {
+    for (const r of e.needs) if (isBody(creator[r]!) && creator[r] !== e.id) edge(creator[r]!, e.id);
+    for (const r of e.before) if (isBody(creator[r]!) && creator[r] !== e.id) edge(e.id, creator[r]!);
+  }
   const last = new Map<string, number>();
-  const chain = (block: string, record: number): void => {
-    const c = creator[record]!;
-    const prev = last.get(block);
-    if (prev !== undefined && prev !== c) edges.push([prev, c]);
-    last.set(block, c);
-  };
-  let routing: { node: EvNode; key: string } | null = null;
-  const completions: EvNode[] = [];
-  for (let i = 1; i < n; i++) {
-    const rt = types[i]!;
-    if (rt !== 'routing_event') routing = null;
-    switch (rt) {
-      case 'secret_resolution': {
-        const e = ent<'secret_resolution'>(i);
-        addNode(
-          'SecretsResolved',
-          {
-            resolutions: [
-              {
-                resolutionId: e.resolutionId,
-                resolvedAt: e.timestamp,
-                envVarName: e.envVarName,
-                source: e.source,
-                vaultUrl: e.vaultUrl,
-                secretName: e.secretName,
-                fingerprint: e.fingerprint,
-                resolutionLatencyMs: e.resolutionLatencyMs,
-              },
-            ],
-          },
-          e.recordedAt,
-          [i],
-        );
-        chain('secret_resolution', i);
-        break;
-      }
-      case 'preflight_result': {
-        const e = ent<'preflight_result'>(i);
-        addNode('PreflightRecorded', { results: [{ resultId: e.resultId, resultType: e.resultType, name: e.name, resultJson: e.resultJson }] }, e.createdAt, [i]);
-        chain('preflight_result', i);
-        break;
-      }
-      case 'node': {
-        const e = ent<'node'>(i);
-        const { registeredAt, ...data } = e;
-        addNode('NodeRegistered', data, registeredAt, [i]);
-        chain('node', i);
-        break;
-      }
-      case 'edge': {
-        const e = ent<'edge'>(i);
-        const { createdAt, ...data } = e;
-        addNode('EdgeRegistered', data, createdAt, [i], [...idx(nodeIdx, e.fromNodeId), ...idx(nodeIdx, e.toNodeId)]);
-        chain('edge', i);
-        break;
-      }
-      case 'operation': {
-        const e = ent<'operation'>(i);
-        addNode(
-          'OperationStarted',
-          { operationId: e.operationId, nodeId: e.nodeId, operationType: e.operationType, inputDataHash: e.inputDataHash, inputDataRef: e.inputDataRef },
-          e.startedAt,
-          [i],
-        );
-        chain('operation', i);
-        if (e.status !== 'open') {
-          completions.push(
-            addChange(
-              'OperationCompleted',
-              {
-                operationId: e.operationId,
-                status: e.status,
-                outputDataHash: e.outputDataHash,
-                outputDataRef: e.outputDataRef,
-                errorMessage: e.errorMessage,
-                durationMs: e.durationMs,
-              },
-              e.completedAt,
-              i,
-            ),
-          );
-        }
-        break;
-      }
-      case 'call': {
-        const e = ent<'call'>(i);
-        const { createdAt, ...data } = e;
-        addNode('CallRecorded', data, createdAt, [i], [...idx(stateIdx, e.stateId), ...idx(opIdx, e.operationId)]);
-        chain(`call ${e.stateId ?? ''} ${e.operationId ?? ''}`, i);
-        break;
-      }
-      case 'row': {
-        const e = ent<'row'>(i);
-        const { createdAt, ...data } = e;
-        addNode('RowCreated', data, createdAt, [i]);
-        break;
-      }
-      case 'token': {
-        const e = ent<'token'>(i);
-        if (creator[i] === -1) {
-          if ((parentsOf.get(e.tokenId) ?? []).length > 0) fail(`${who(i)} has parents but no fork, expand, join or batch that would create them`, { index: i });
-          addNode('TokenCreated', { tokenId: e.tokenId, rowId: e.rowId, branchName: e.branchName, stepInPipeline: e.stepInPipeline }, e.createdAt, [i], idx(rowIdx, e.rowId));
-        }
-        chain(`token ${e.rowId}`, i);
-        break;
-      }
-      case 'token_parent': {
-        if (creator[i] === -1) fail(`${who(i)} is a parent link that no token creation makes`, { index: i });
-        break;
-      }
-      case 'token_outcome': {
-        const e = ent<'token_outcome'>(i);
-        if (creator[i] === -1) {
-          const { recordedAt, isTerminal: _terminal, ...data } = e;
-          addNode('TokenOutcomeRecorded', data, recordedAt, [i], idx(tokenIdx, e.tokenId));
-        }
-        chain(`outcome ${e.tokenId}`, i);
-        break;
-      }
-      case 'node_state': {
-        const e = ent<'node_state'>(i);
-        addNode(
-          'NodeStateOpened',
-          { stateId: e.stateId, tokenId: e.tokenId, nodeId: e.nodeId, stepIndex: e.stepIndex, attempt: e.attempt, inputHash: e.inputHash, contextBeforeJson: e.contextBeforeJson },
-          e.startedAt,
-          [i],
-          idx(tokenIdx, e.tokenId),
-        );
-        chain(`state ${e.tokenId}`, i);
-        if (e.status === 'completed') {
-          completions.push(
-            addChange(
-              'NodeStateCompleted',
-              { stateId: e.stateId, outputHash: e.outputHash, durationMs: e.durationMs, successReasonJson: e.successReasonJson, contextAfterJson: e.contextAfterJson },
-              e.completedAt,
-              i,
-            ),
-          );
-        } else if (e.status === 'failed') {
-          completions.push(
-            addChange(
-              'NodeStateFailed',
-              { stateId: e.stateId, outputHash: e.outputHash, durationMs: e.durationMs, errorJson: e.errorJson, contextAfterJson: e.contextAfterJson },
-              e.completedAt,
-              i,
-            ),
-          );
-        } else if (e.status === 'pending') {
-          completions.push(addChange('NodeStatePending', { stateId: e.stateId, durationMs: e.durationMs, contextAfterJson: e.contextAfterJson }, e.completedAt, i));
-        }
-        break;
-      }
-      case 'routing_event': {
-        const e = ent<'routing_event'>(i);
-        const key = canonicalize([e.stateId, e.routingGroupId, e.createdAt, e.reasonHash, e.reasonRef]);
-        const route = { eventId: e.eventId, edgeId: e.edgeId, mode: e.mode, ordinal: e.ordinal };
-        if (routing !== null && routing.key === key) {
-          (routing.node.data.routes as unknown[]).push(route);
-          routing.node.records.push(i);
-          creator[i] = routing.node.id;
-        } else {
-          const node = addNode(
-            'RoutingDecided',
-            { stateId: e.stateId, routingGroupId: e.routingGroupId, routes: [route], reasonHash: e.reasonHash, reasonRef: e.reasonRef },
-            e.createdAt,
-            [i],
-            idx(stateIdx, e.stateId),
-          );
-          routing = { node, key };
-        }
-        chain(`routing ${e.stateId}`, i);
-        break;
-      }
-      case 'batch': {
-        const e = ent<'batch'>(i);
-        if (e.retriedFromBatchId === null) addNode('BatchCreated', { batchId: e.batchId, aggregationNodeId: e.aggregationNodeId, attempt: e.attempt }, e.createdAt, [i]);
-        else {
-          addNode(
-            'BatchRetried',
-            { batchId: e.batchId, retriedFromBatchId: e.retriedFromBatchId, aggregationNodeId: e.aggregationNodeId, attempt: e.attempt, members: [] },
-            e.createdAt,
-            [i],
-          );
-        }
-        chain('batch', i);
-        if (e.status !== 'draft') {
-          completions.push(
-            addChange(
-              'BatchStatusChanged',
-              { batchId: e.batchId, status: e.status, triggerType: e.triggerType, triggerReason: e.triggerReason, aggregationStateId: e.aggregationStateId },
-              e.status === 'completed' || e.status === 'failed' ? e.completedAt : null,
-              i,
-            ),
-          );
-        }
-        break;
-      }
-      case 'batch_member': {
-        const e = ent<'batch_member'>(i);
-        addNode('BatchMemberAdded', { batchId: e.batchId, tokenId: e.tokenId, ordinal: e.ordinal }, null, [i], [...idx(batchIdx, e.batchId), ...idx(tokenIdx, e.tokenId)]);
-        chain(`member ${e.batchId}`, i);
-        break;
-      }
-      case 'batch_output': {
-        if (creator[i] === -1) fail(`${who(i)} is a batch output that no event produces`, { index: i });
-        break;
-      }
-      case 'artifact': {
-        const e = ent<'artifact'>(i);
-        addNode(
-          'ArtifactRegistered',
-          {
-            artifactId: e.artifactId,
-            sinkNodeId: e.sinkNodeId,
-            stateIds: e.producedByStateIds,
-            artifactType: e.artifactType,
-            pathOrUri: e.pathOrUri,
-            contentHash: e.contentHash,
-            sizeBytes: e.sizeBytes,
-            idempotencyKey: e.idempotencyKey,
-          },
-          e.createdAt,
-          [i],
-        );
-        chain('artifact', i);
-        break;
-      }
-      case 'validation_error': {
-        const { createdAt, ...data } = ent<'validation_error'>(i);
-        addNode('ValidationErrorRecorded', data, createdAt, [i]);
-        chain('validation_error', i);
-        break;
-      }
-      case 'transform_error': {
-        const { createdAt, ...data } = ent<'transform_error'>(i);
-        addNode('TransformErrorRecorded', data, createdAt, [i]);
-        chain('transform_error', i);
-        break;
-      }
-      case 'checkpoint': {
-        const { createdAt, ...data } = ent<'checkpoint'>(i);
-        addNode('CheckpointTaken', data, createdAt, [i]);
-        chain('checkpoint', i);
-        break;
-      }
-      case 'run':
-        break;
-    }
-  }
-  for (let i = 1; i < n; i++) if (creator[i] === -1) fail(`${who(i)} is created by no event`, { index: i });
-
-  // ---- edges: causal needs, "must come before" and block order
-  for (const node of nodes) {
-    for (const r of node.needs) {
-      const c = creator[r]!;
-      if (c !== -1 && c !== node.id) edges.push([c, node.id]);
-    }
-    for (const r of node.before) {
-      const c = creator[r]!;
-      if (c !== -1 && c !== node.id) edges.push([node.id, c]);
-    }
-  }
-  for (const [a, b] of edges) {
-    nodes[a]!.succ.push(b);
-    nodes[b]!.indeg++;
+  for (let i = 1; i < records.size; i++) {
+    const rt = records.typeOf(i);
+    const block = BLOCKS[rt] as ((e: EntityOf<RecordType>) => string) | null;
+    if (block === null) continue;
+    const key = block(records.get(i, rt));
+    const c = creator[i]!;
+    const prev = last.get(key);
+    if (prev !== undefined && prev !== c) edge(prev, c);
+    last.set(key, c);
   }
 
-  // ---- Kahn's algorithm, smallest record position first
-  const heap = new MinHeap((a: EvNode, b: EvNode) => a.prio - b.prio || a.id - b.id);
-  for (const node of nodes) if (node.indeg === 0) heap.push(node);
-  const order: EvNode[] = [];
+  const heap = new MinHeap((a: InvertedEvent, b: InvertedEvent) => a.prio - b.prio || a.id - b.id);
+  for (const e of body) if (indeg.get(e.id) === 0) heap.push(e);
+  const order: InvertedEvent[] = [];
   while (heap.size > 0) {
-    const node = heap.pop()!;
-    order.push(node);
-    for (const s of node.succ) if (--nodes[s]!.indeg === 0) heap.push(nodes[s]!);
+    const e = heap.pop()!;
+    order.push(e);
+    for (const s of succ.get(e.id)!) {
+      const d = indeg.get(s)! - 1;
+      indeg.set(s, d);
+      if (d === 0) heap.push(events[s]!);
+    }
   }
-  if (order.length < nodes.length) {
-    const stuck = nodes.filter((x) => x.indeg > 0).slice(0, 5);
+  if (order.length < body.length) {
+    const stuck = body
+      .filter((e) => indeg.get(e.id)! > 0)
+      .sort((a, b) => a.prio - b.prio)
+      .slice(0, 5);
     fail(
-      `the records' order cannot be reproduced by any order of events (a cycle among the events for ${stuck.map((x) => `${x.type} of ${who(x.records[0]!)}`).join('; ')})`,
+      `the records' order cannot be reproduced by any order of events (a cycle among the events for ${stuck.map((x) => `${x.type} of ${records.describe(x.records[0]!)}`).join('; ')})`,
       { records: stuck.map((x) => x.records[0]) },
     );
   }
+  const seated = (side: 'opening' | 'closing'): InvertedEvent[] =>
+    events
+      .filter((e) => typeof e.seat === 'object' && side in e.seat)
+      .map((e) => ({ e, rank: (e.seat as Record<string, number>)[side]! }))
+      .sort((a, b) => a.rank - b.rank || a.e.id - b.e.id)
+      .map((x) => x.e);
+  return [...seated('opening'), ...order, ...seated('closing')];
+}
 
-  // ---- envelopes: RunStarted, the source field resolution, the graph, then the run's end and export status
-  const drafts: Array<{ type: EventType; data: Record<string, unknown>; at: string | null; records: number[] }> = [];
-  drafts.push({
-    type: 'RunStarted',
-    data: {
-      config: run.settings,
-      configHash: run.configHash,
-      canonicalVersion: run.canonicalVersion,
-      reproducibilityGrade: run.reproducibilityGrade,
-      sourceSchemaJson: run.sourceSchemaJson,
-      schemaContractJson: run.schemaContractJson,
-      schemaContractHash: run.schemaContractHash,
-    },
-    at: run.startedAt,
-    records: [0],
-  });
-  if (run.sourceFieldResolutionJson !== null) {
-    const sfr = run.sourceFieldResolutionJson as Record<string, unknown>;
-    const keys = typeof sfr === 'object' && !Array.isArray(sfr) ? Object.keys(sfr).sort().join(',') : '';
-    if (keys !== 'normalization_version,resolution_mapping') fail(`${who(0)}: source_field_resolution_json is not what SourceFieldResolutionRecorded writes`, { index: 0 });
-    drafts.push({
-      type: 'SourceFieldResolutionRecorded',
-      data: { resolutionMapping: sfr.resolution_mapping, normalizationVersion: sfr.normalization_version },
-      at: null,
-      records: [0],
-    });
-  }
-  for (const node of order) drafts.push({ type: node.type, data: node.data, at: node.at, records: node.records });
-  const terminal = (TERMINAL_RUN_STATUSES as readonly string[]).includes(run.status);
-  if (run.completedAt !== null) {
-    drafts.push({ type: 'RunCompleted', data: { status: terminal ? run.status : 'interrupted', reproducibilityGrade: null }, at: run.completedAt, records: [0] });
-    if (!terminal) drafts.push({ type: 'RunStatusChanged', data: { status: run.status, reason: null }, at: run.completedAt, records: [0] });
-  } else if (run.status !== 'running') {
-    drafts.push({ type: 'RunStatusChanged', data: { status: run.status, reason: null }, at: null, records: [0] });
-  }
-  if (run.exportStatus !== null) {
-    if (run.exportStatus === 'completed') {
-      drafts.push({
-        type: 'ExportStatusChanged',
-        data: { status: 'completed', error: run.exportError, format: run.exportFormat, sink: run.exportSink },
-        at: run.exportedAt,
-        records: [0],
-      });
-    } else {
-      if (run.exportedAt !== null) {
-        drafts.push({ type: 'ExportStatusChanged', data: { status: 'completed', error: null, format: run.exportFormat, sink: run.exportSink }, at: run.exportedAt, records: [0] });
-      }
-      drafts.push({
-        type: 'ExportStatusChanged',
-        data: { status: run.exportStatus, error: run.exportError, format: run.exportedAt !== null ? null : run.exportFormat, sink: run.exportedAt !== null ? null : run.exportSink },
-        at: null,
-        records: [0],
-      });
-    }
-  }
+/** What the build stage needs of an event. */
+export type EventSketch = Pick<InvertedEvent, 'type' | 'data' | 'at' | 'records'>;
 
-  const events: LedgerEvent[] = [];
-  let lastAt = run.startedAt;
-  for (let seq = 0; seq < drafts.length; seq++) {
-    const d = drafts[seq]!;
-    const codec = EVENT_CATALOGUE[d.type].codec as unknown as { decode(u: unknown): ReturnType<(typeof EVENT_CATALOGUE)['RunStarted']['codec']['decode']> };
+/**
+ * Stage 4, build: the envelopes, in the given order. Each event's data is checked by its codec
+ * (a refusal names the event's first record); seq is the position, recordedAt the event's time
+ * or the previous event's, event ids are new.
+ */
+export function buildEvents(runId: string, events: readonly EventSketch[], options: { newId: () => string; describe: (position: number) => string }): LedgerEvent[] {
+  const out: LedgerEvent[] = [];
+  let lastAt: string | null = null;
+  for (let seq = 0; seq < events.length; seq++) {
+    const d = events[seq]!;
+    const codec = EVENT_CATALOGUE[d.type].codec as unknown as t.Decoder<unknown, EventDataOf<EventType>>;
     const decoded = codec.decode(d.data);
     if (isLeft(decoded)) {
-      fail(`${who(d.records[0]!)} cannot be written as a ${d.type} event: ${firstError(decoded.left).message}`, { index: d.records[0], type: d.type });
+      fail(`${options.describe(d.records[0]!)} cannot be written as a ${d.type} event: ${firstError(decoded.left).message}`, { index: d.records[0], type: d.type });
     }
-    const at = d.at ?? lastAt;
+    const at: string | null = d.at ?? lastAt;
+    if (at === null) throw new Error(`buildEvents: the first event (${d.type}) has no time`);
     lastAt = at;
-    events.push({
-      eventId: newId(),
+    out.push({
+      eventId: options.newId(),
       type: d.type,
       schemaVersion: EVENT_CATALOGUE[d.type].schemaVersion,
       runId,
@@ -789,10 +397,10 @@ export function synthesizeRunEvents(runId: string, records: readonly Record<stri
       recordedAt: at,
       correlationId: null,
       causationId: null,
-      data: decoded.right as EventDataOf<typeof d.type>,
+      data: decoded.right,
     } as LedgerEvent);
   }
-  return events;
+  return out;
 }
 
 class MinHeap<T> {

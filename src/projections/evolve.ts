@@ -346,9 +346,10 @@ export const EVENT_FOLDS: EventFolds = {
               forkGroupId: groupId,
               stepInPipeline: g.first.stepInPipeline,
               // (a child without a branch name is refused by the event's codec when the event is built)
-              children: children.map((c) => ({ tokenId: records.get(c, 'token').tokenId, branchName: records.get(c, 'token').branchName as string })),
+              children: g.children.map((c) => ({ tokenId: records.get(c, 'token').tokenId, branchName: records.get(c, 'token').branchName as string })),
               outcomeId: g.outcome.outcomeId,
               contextJson: g.outcome.contextJson,
+              ...g.late,
             },
             at: g.first.createdAt,
             creates: g.creates,
@@ -410,9 +411,10 @@ export const EVENT_FOLDS: EventFolds = {
               rowId: g.first.rowId,
               expandGroupId: groupId,
               stepInPipeline: g.first.stepInPipeline,
-              children: children.map((c) => ({ tokenId: records.get(c, 'token').tokenId })),
+              children: g.children.map((c) => ({ tokenId: records.get(c, 'token').tokenId })),
               outcomeId: g.outcome.outcomeId,
               contextJson: g.outcome.contextJson,
+              ...g.late,
             },
             at: g.first.createdAt,
             creates: g.creates,
@@ -489,7 +491,10 @@ export const EVENT_FOLDS: EventFolds = {
               joinGroupId: groupId,
               stepInPipeline: m.stepInPipeline,
               branchName: m.branchName,
-              parents: links.map((l, k) => ({ tokenId: parentOf(l), outcomeId: records.get(outcomes[k]!, 'token_outcome').outcomeId, stateId: null, durationMs: null })),
+              parents: links.map((l, k) => {
+                const o = records.get(outcomes[k]!, 'token_outcome');
+                return { tokenId: parentOf(l), outcomeId: o.outcomeId, stateId: null, durationMs: null, ...lateOutcome(o, m.createdAt) };
+              }),
               stateOutputHash: stableHash({ merged_into: m.tokenId }),
               contextJson: records.get(outcomes[0]!, 'token_outcome').contextJson,
             },
@@ -1157,23 +1162,38 @@ function outcomeOf(records: RunRecords, tokenId: string, outcome: string, groupF
   return list[0]!;
 }
 
-/** A fork or expand group's one parent, its parent links and the parent's outcome (refused unless every child has that one parent). */
-function splitGroup(records: RunRecords, kind: 'fork' | 'expand', groupId: string, children: readonly number[]) {
+/**
+ * A fork or expand group's children in the order of their parent links' ordinals (each child's
+ * position in the group), its one parent, the links and the parent's outcome (refused unless
+ * every child has that one parent).
+ */
+function splitGroup(records: RunRecords, kind: 'fork' | 'expand', groupId: string, unordered: readonly number[]) {
+  const linksOf = (c: number): readonly number[] => records.where('token_parent', 'tokenId', records.get(c, 'token').tokenId);
+  const linkOrdinal = (c: number): number => Math.min(...linksOf(c).map((l) => records.get(l, 'token_parent').ordinal));
+  const children = [...unordered].sort((a, b) => linkOrdinal(a) - linkOrdinal(b));
   const first = records.get(children[0]!, 'token');
-  const links = children.flatMap((c) => records.where('token_parent', 'tokenId', records.get(c, 'token').tokenId));
+  const links = children.flatMap(linksOf);
   const parentIds = new Set(links.map((l) => records.get(l, 'token_parent').parentTokenId));
   if (links.length !== children.length || parentIds.size !== 1) {
     records.fail(`${kind} group ${groupId}: every child must have exactly one parent, the same for all (${records.describe(children[0]!)})`, { groupId });
   }
   const parentTokenId = [...parentIds][0]!;
   const outcome = outcomeOf(records, parentTokenId, kind === 'fork' ? 'forked' : 'expanded', kind === 'fork' ? 'forkGroupId' : 'expandGroupId', groupId);
+  const o = records.get(outcome, 'token_outcome');
   return {
+    children,
     first,
     parentTokenId,
-    outcome: records.get(outcome, 'token_outcome'),
+    outcome: o,
+    late: lateOutcome(o, first.createdAt),
     creates: [...children, ...links, outcome],
     needs: [...records.find('token', 'tokenId', parentTokenId), ...records.find('row', 'rowId', first.rowId)],
   };
+}
+
+/** The outcome's own time, when it is not that of the event that records it (an imported run's). */
+function lateOutcome(o: TokenOutcome, eventAt: string): { outcomeRecordedAt?: string } {
+  return o.recordedAt !== eventAt && o.recordedAt !== null ? { outcomeRecordedAt: o.recordedAt } : {};
 }
 
 /** One BatchOutputsProduced event: output tokens (with their parent links), then artifact outputs. */
