@@ -20,7 +20,7 @@ import { canonicalize } from '../canonical/jcs';
 import { TERMINAL_RUN_STATUSES, type EventType } from '../events/catalogue';
 import type { JsonObject } from '../events/codecs';
 import type { EventEnvelope, LedgerEvent } from '../events/envelope';
-import { isTerminalOutcome } from '../events/outcomes';
+import { GROUP_TABLE, isTerminalOutcome } from '../events/outcomes';
 import type { NodeState, RoutingEvent, Token, TokenOutcome } from './entities';
 import type { Inverse, Inverted, RunRecords } from './inverse';
 import { edgeLabelKey, Group, GroupKind, pushTo, RunState } from './state';
@@ -1178,7 +1178,7 @@ function splitGroup(records: RunRecords, kind: 'fork' | 'expand', groupId: strin
     records.fail(`${kind} group ${groupId}: every child must have exactly one parent, the same for all (${records.describe(children[0]!)})`, { groupId });
   }
   const parentTokenId = [...parentIds][0]!;
-  const outcome = outcomeOf(records, parentTokenId, kind === 'fork' ? 'forked' : 'expanded', kind === 'fork' ? 'forkGroupId' : 'expandGroupId', groupId);
+  const outcome = outcomeOf(records, parentTokenId, GROUP_TABLE[kind].parentOutcome, GROUP_TABLE[kind].tokenField, groupId);
   const o = records.get(outcome, 'token_outcome');
   return {
     children,
