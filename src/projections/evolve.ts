@@ -564,18 +564,14 @@ export const EVENT_FOLDS: EventFolds = {
     inverse: {
       // also the completion of a coalesce state (TokensCoalesced rebuilds its parents' states as open)
       seat: 'body',
-      *invert(records): Generator<Inverted<'NodeStateCompleted'>> {
-        for (const i of records.of('node_state')) {
-          const e = records.get(i, 'node_state');
-          if (e.status !== 'completed') continue;
-          yield {
-            data: { stateId: e.stateId, outputHash: e.outputHash, durationMs: e.durationMs, successReasonJson: e.successReasonJson, contextAfterJson: e.contextAfterJson },
-            at: e.completedAt,
-            creates: [],
-            changes: i,
-          };
-        }
-      },
+      invert: (records) =>
+        stateEndings(records, 'completed', (e): Inverted<'NodeStateCompleted'>['data'] => ({
+          stateId: e.stateId,
+          outputHash: e.outputHash,
+          durationMs: e.durationMs,
+          successReasonJson: e.successReasonJson,
+          contextAfterJson: e.contextAfterJson,
+        })),
     },
   },
 
@@ -590,18 +586,14 @@ export const EVENT_FOLDS: EventFolds = {
     },
     inverse: {
       seat: 'body',
-      *invert(records): Generator<Inverted<'NodeStateFailed'>> {
-        for (const i of records.of('node_state')) {
-          const e = records.get(i, 'node_state');
-          if (e.status !== 'failed') continue;
-          yield {
-            data: { stateId: e.stateId, outputHash: e.outputHash, durationMs: e.durationMs, errorJson: e.errorJson, contextAfterJson: e.contextAfterJson },
-            at: e.completedAt,
-            creates: [],
-            changes: i,
-          };
-        }
-      },
+      invert: (records) =>
+        stateEndings(records, 'failed', (e): Inverted<'NodeStateFailed'>['data'] => ({
+          stateId: e.stateId,
+          outputHash: e.outputHash,
+          durationMs: e.durationMs,
+          errorJson: e.errorJson,
+          contextAfterJson: e.contextAfterJson,
+        })),
     },
   },
 
@@ -617,13 +609,8 @@ export const EVENT_FOLDS: EventFolds = {
     inverse: {
       // only a state still pending: one that went pending and then ended is one completion
       seat: 'body',
-      *invert(records): Generator<Inverted<'NodeStatePending'>> {
-        for (const i of records.of('node_state')) {
-          const e = records.get(i, 'node_state');
-          if (e.status !== 'pending') continue;
-          yield { data: { stateId: e.stateId, durationMs: e.durationMs, contextAfterJson: e.contextAfterJson }, at: e.completedAt, creates: [], changes: i };
-        }
-      },
+      invert: (records) =>
+        stateEndings(records, 'pending', (e): Inverted<'NodeStatePending'>['data'] => ({ stateId: e.stateId, durationMs: e.durationMs, contextAfterJson: e.contextAfterJson })),
     },
   },
 
@@ -1167,6 +1154,18 @@ function outcomeOf(records: RunRecords, tokenId: string, outcome: string, groupF
  * position in the group), its one parent, the links and the parent's outcome (refused unless
  * every child has that one parent).
  */
+/** The ending event of every node state with `status` (it changes the state's record, at the state's completedAt). */
+function* stateEndings<T extends 'NodeStateCompleted' | 'NodeStateFailed' | 'NodeStatePending'>(
+  records: RunRecords,
+  status: 'completed' | 'failed' | 'pending',
+  data: (e: NodeState) => Inverted<T>['data'],
+): Generator<Inverted<T>> {
+  for (const i of records.of('node_state')) {
+    const e = records.get(i, 'node_state');
+    if (e.status === status) yield { data: data(e), at: e.completedAt, creates: [], changes: i };
+  }
+}
+
 function splitGroup(records: RunRecords, kind: 'fork' | 'expand', groupId: string, unordered: readonly number[]) {
   const linksOf = (c: number): readonly number[] => records.where('token_parent', 'tokenId', records.get(c, 'token').tokenId);
   const linkOrdinal = (c: number): number => Math.min(...linksOf(c).map((l) => records.get(l, 'token_parent').ordinal));
