@@ -1,0 +1,424 @@
+/**
+ * The packed encoding of JSON values: how the SQLite store keeps event data, event metadata and
+ * projection values on disk (schema version 3). It is lossless for every JSON value (unpacking
+ * what was packed gives what `JSON.parse(JSON.stringify(v))` gives) and about three times
+ * smaller than JSON text for the values lineage-ledger writes:
+ *
+ * - object keys found in `PACKED_NAMES` are one or two bytes (other keys are written out);
+ * - a lowercase UUID is 16 bytes, a lowercase hex string of 16 characters or more (a SHA-256
+ *   digest) half its length, a timestamp in `Date.toISOString()` form that round-trips through
+ *   a Date a varint of milliseconds;
+ * - a string of 16 characters or more repeated inside one value is a back reference;
+ * - a value equal to one of the caller's context values (for an event: its run id and its
+ *   seq, which its stream already says) is a reference to it.
+ *
+ * Packing follows JSON.stringify's rules: `toJSON` is called, undefined, functions and symbols
+ * are left out of objects and are null in arrays, non-finite numbers are null, a bigint is
+ * refused. Values nested deeper than MAX_DEPTH levels (or circular) are refused.
+ *
+ * The format is part of the file format: a change to a tag, or to the order of PACKED_NAMES,
+ * is a new SQLite schema version. PACKED_NAMES only ever grows at its end (a test keeps a
+ * digest of every prefix released).
+ */
+
+/** Names packed as their index: object keys (the most frequent first), then event types. Append only. */
+export const PACKED_NAMES: readonly string[] = [
+  'tokenId', 'stateId', 'recordedAt', 'seq', 'runId', 'schemaVersion', 'correlationId', 'causationId',
+  'nodeId', 'durationMs', 'attempt', 'stepIndex', 'inputHash', 'contextBeforeJson', 'outputHash',
+  'successReasonJson', 'contextAfterJson', 'status', 'errorJson', 'forkGroupId', 'joinGroupId', 'createdAt',
+  'batchId', 'rowId', 'expandGroupId', 'ordinal', 'outcomeId', 'branchName', 'startedAt', 'completedAt',
+  'stepInPipeline', 'contextJson', 'policy', 'parentTokenId', 'outcome', 'sinkName', 'errorHash',
+  'expectedBranchesJson', 'merge_strategy', 'branches_arrived', 'edgeId', 'operationId', 'callId',
+  'callIndex', 'callType', 'requestHash', 'requestRef', 'responseHash', 'responseRef', 'latencyMs', 'mode',
+  'isTerminal', 'action', 'routingGroupId', 'reasonHash', 'reasonRef', 'condition', 'sourceNodeId',
+  'rowIndex', 'sourceDataHash', 'sourceDataRef', 'quarantined', 'groupId', 'kind', 'parentTokenIds',
+  'childTokenIds', 'result', 'route_label', 'routes', 'children', 'mergedTokenId', 'parents',
+  'stateOutputHash', 'configHash', 'config', 'fromNodeId', 'toNodeId', 'label', 'defaultMode',
+  'outputContractJson', 'pluginName', 'nodeType', 'pluginVersion', 'determinism', 'schemaHash', 'schemaMode',
+  'schemaFields', 'sequenceInPipeline', 'inputContractJson', 'registeredAt', 'path', 'url',
+  'reproducibilityGrade', 'artifactId', 'sinkNodeId', 'artifactType', 'pathOrUri', 'contentHash',
+  'sizeBytes', 'idempotencyKey', 'outputDataHash', 'outputDataRef', 'errorMessage', 'operationType',
+  'inputDataHash', 'inputDataRef', 'schemaContractJson', 'schemaContractHash', 'canonicalVersion',
+  'sourceSchemaJson', 'pipeline', 'rows', 'branches', 'fork_to', 'merge', 'stateIds', 'settings',
+  'sourceFieldResolutionJson', 'exportStatus', 'exportError', 'exportedAt', 'exportFormat', 'exportSink',
+  'producedByStateId', 'producedByStateIds', 'aggregationNodeId', 'tokens', 'artifactIds',
+  'retriedFromBatchId', 'members', 'triggerType', 'triggerReason', 'aggregationStateId', 'checkpointId',
+  'sequenceNumber', 'aggregationStateJson', 'coalesceStateJson', 'upstreamTopologyHash',
+  'checkpointNodeConfigHash', 'formatVersion', 'outcomeRecordedAt', 'error', 'format', 'sink', 'hashes',
+  'purgedAt', 'results', 'resultId', 'resultType', 'name', 'resultJson', 'reason', 'resolutionId',
+  'resolvedAt', 'envVarName', 'source', 'vaultUrl', 'secretName', 'fingerprint', 'resolutionLatencyMs',
+  'resolutions', 'resolutionMapping', 'normalizationVersion', 'errorId', 'transformId', 'rowHash',
+  'rowDataJson', 'errorDetailsJson', 'destination', 'violationType', 'originalFieldName',
+  'normalizedFieldName', 'expectedType', 'actualType', 'ArtifactRegistered', 'BatchCreated',
+  'BatchMemberAdded', 'BatchOutputsProduced', 'BatchRetried', 'BatchStatusChanged', 'CallRecorded',
+  'CheckpointTaken', 'EdgeRegistered', 'ExportStatusChanged', 'NodeOutputContractUpdated', 'NodeRegistered',
+  'NodeStateCompleted', 'NodeStateFailed', 'NodeStateOpened', 'NodeStatePending', 'OperationCompleted',
+  'OperationStarted', 'PayloadsPurged', 'PreflightRecorded', 'RoutingDecided', 'RowCreated', 'RunCompleted',
+  'RunContractLocked', 'RunStarted', 'RunStatusChanged', 'SecretsResolved', 'SourceFieldResolutionRecorded',
+  'TokenCreated', 'TokenExpanded', 'TokenForked', 'TokenOutcomeRecorded', 'TokensCoalesced',
+  'TransformErrorRecorded', 'ValidationErrorRecorded',
+];
+
+const NAME_INDEX = new Map(PACKED_NAMES.map((n, i) => [n, i]));
+
+/** The index of a name in PACKED_NAMES, or undefined (the SQLite store keeps event types as these). */
+export function packedNameIndex(name: string): number | undefined {
+  return NAME_INDEX.get(name);
+}
+
+/** The name at an index of PACKED_NAMES, or undefined. */
+export function packedName(index: number): string | undefined {
+  return PACKED_NAMES[index];
+}
+
+export const MAX_DEPTH = 256;
+/** The shortest string worth a back reference (and the shortest hex string packed as bytes). */
+const LONG_STRING = 16;
+
+const enum Tag {
+  Null = 0,
+  False = 1,
+  True = 2,
+  Uint = 3,
+  NegInt = 4,
+  Float = 5,
+  Str = 6,
+  Uuid = 7,
+  Hex = 8,
+  Time = 9,
+  Arr = 10,
+  Obj = 11,
+  Backref = 12,
+  Context = 13,
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HEX = /^(?:[0-9a-f]{2})+$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A packed value that cannot be read (damaged bytes). */
+export class PackedFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PackedFormatError';
+  }
+}
+
+/** True when `s` is a lowercase canonical UUID (the form kept in 16 bytes). */
+export function isPackableUuid(s: string): boolean {
+  return s.length === 36 && UUID.test(s);
+}
+
+function uuidHex(s: string): string {
+  return s.slice(0, 8) + s.slice(9, 13) + s.slice(14, 18) + s.slice(19, 23) + s.slice(24);
+}
+
+/** A lowercase UUID as its 16 bytes. */
+export function uuidBytes(s: string): Buffer {
+  return Buffer.from(uuidHex(s), 'hex');
+}
+
+/** 16 bytes (from `at`) as a lowercase UUID. */
+export function uuidText(b: Buffer, at = 0): string {
+  const h = b.toString('hex', at, at + 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** What JSON.stringify writes as an object member (a toJSON may still turn it into anything). */
+function present(x: unknown): boolean {
+  const t = typeof x;
+  return t !== 'undefined' && t !== 'function' && t !== 'symbol';
+}
+
+class PackWriter {
+  buf = Buffer.allocUnsafe(1024);
+  at = 0;
+  private readonly strings = new Map<string, number>();
+  constructor(private readonly context: readonly unknown[]) {}
+
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.at + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  private byte(b: number): void {
+    this.room(1);
+    this.buf[this.at++] = b;
+  }
+
+  private varint(n: number): void {
+    this.room(8);
+    while (n >= 0x80) {
+      this.buf[this.at++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.at++] = n;
+  }
+
+  private utf8(s: string): void {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.varint(n);
+    this.room(n);
+    this.at += this.buf.write(s, this.at, n, 'utf8');
+  }
+
+  private contextRef(v: unknown): boolean {
+    const c = this.context;
+    for (let i = 0; i < c.length; i++) {
+      if (c[i] === v) {
+        this.byte(Tag.Context);
+        this.varint(i);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private string(s: string): void {
+    if (this.context.length > 0 && this.contextRef(s)) return;
+    if (s.length >= LONG_STRING) {
+      const seen = this.strings.get(s);
+      if (seen !== undefined) {
+        this.byte(Tag.Backref);
+        this.varint(seen);
+        return;
+      }
+      this.strings.set(s, this.strings.size);
+    }
+    if (s.length === 36 && UUID.test(s)) {
+      this.byte(Tag.Uuid);
+      this.room(16);
+      this.at += this.buf.write(uuidHex(s), this.at, 16, 'hex');
+      return;
+    }
+    if (s.length >= LONG_STRING && HEX.test(s)) {
+      this.byte(Tag.Hex);
+      this.varint(s.length / 2);
+      this.room(s.length / 2);
+      this.at += this.buf.write(s, this.at, s.length / 2, 'hex');
+      return;
+    }
+    if (s.length === 24 && ISO.test(s)) {
+      const ms = Date.parse(s);
+      if (Number.isFinite(ms) && new Date(ms).toISOString() === s) {
+        this.byte(Tag.Time);
+        this.varint(ms >= 0 ? ms * 2 : -ms * 2 - 1);
+        return;
+      }
+    }
+    this.byte(Tag.Str);
+    this.utf8(s);
+  }
+
+  private number(n: number): void {
+    if (!Number.isFinite(n)) return this.byte(Tag.Null);
+    if (this.context.length > 0 && this.contextRef(n)) return;
+    if (Number.isSafeInteger(n)) {
+      this.byte(n >= 0 ? Tag.Uint : Tag.NegInt);
+      this.varint(Math.abs(n));
+      return;
+    }
+    this.byte(Tag.Float);
+    this.room(8);
+    this.at = this.buf.writeDoubleLE(n, this.at);
+  }
+
+  /** Writes a value as JSON.stringify sees it; false when it is left out (undefined, a function, a symbol). */
+  value(v: unknown, key: string, depth: number): boolean {
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(k: string): unknown }).toJSON(key);
+    switch (typeof v) {
+      case 'string':
+        this.string(v);
+        return true;
+      case 'number':
+        this.number(v);
+        return true;
+      case 'boolean':
+        this.byte(v ? Tag.True : Tag.False);
+        return true;
+      case 'bigint':
+        throw new TypeError('a BigInt cannot be written as JSON');
+      case 'object':
+        break;
+      default:
+        return false;
+    }
+    if (v === null) {
+      this.byte(Tag.Null);
+      return true;
+    }
+    if (depth >= MAX_DEPTH) throw new TypeError(`a value nested deeper than ${MAX_DEPTH} levels (or circular) cannot be written`);
+    if (v instanceof Number || v instanceof String || v instanceof Boolean) return this.value(v.valueOf(), key, depth);
+    if (Array.isArray(v)) {
+      this.byte(Tag.Arr);
+      this.varint(v.length);
+      for (let i = 0; i < v.length; i++) if (!this.value(v[i], String(i), depth + 1)) this.byte(Tag.Null);
+      return true;
+    }
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    let kept = 0;
+    for (const k of keys) if (present(o[k])) kept++;
+    this.byte(Tag.Obj);
+    this.varint(kept);
+    for (const k of keys) {
+      const x = o[k];
+      if (!present(x)) continue;
+      const i = NAME_INDEX.get(k);
+      if (i !== undefined) this.varint(i + 1);
+      else {
+        this.byte(0);
+        this.utf8(k);
+      }
+      this.value(x, k, depth + 1);
+    }
+    return true;
+  }
+}
+
+/**
+ * Packs a JSON value. `context` lists values the reader passes to `unpack` too: equal values are
+ * written as references to them. Throws a TypeError for what JSON.stringify refuses, or leaves
+ * out at the top level.
+ */
+export function pack(value: unknown, context: readonly unknown[] = []): Buffer {
+  const w = new PackWriter(context);
+  if (!w.value(value, '', 0)) throw new TypeError('the value is not JSON (undefined, a function or a symbol)');
+  const out = Buffer.allocUnsafe(w.at);
+  w.buf.copy(out, 0, 0, w.at);
+  return out;
+}
+
+class PackReader {
+  at = 0;
+  private readonly strings: string[] = [];
+  constructor(
+    private readonly buf: Buffer,
+    private readonly context: readonly unknown[],
+  ) {}
+
+  fail(why: string): never {
+    throw new PackedFormatError(`packed value damaged at byte ${this.at}: ${why}`);
+  }
+
+  private need(n: number): void {
+    if (this.at + n > this.buf.length) this.fail('it ends too soon');
+  }
+
+  private varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      this.need(1);
+      const b = this.buf[this.at++]!;
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 0x80;
+    }
+    return this.fail('a number is too long');
+  }
+
+  private utf8(): string {
+    const n = this.varint();
+    this.need(n);
+    const s = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return s;
+  }
+
+  private remember(s: string): string {
+    if (s.length >= LONG_STRING) this.strings.push(s);
+    return s;
+  }
+
+  value(depth: number): unknown {
+    this.need(1);
+    const tag = this.buf[this.at++]!;
+    switch (tag) {
+      case Tag.Null:
+        return null;
+      case Tag.False:
+        return false;
+      case Tag.True:
+        return true;
+      case Tag.Uint:
+        return this.varint();
+      case Tag.NegInt:
+        return -this.varint();
+      case Tag.Float: {
+        this.need(8);
+        const f = this.buf.readDoubleLE(this.at);
+        this.at += 8;
+        return f;
+      }
+      case Tag.Str:
+        return this.remember(this.utf8());
+      case Tag.Uuid: {
+        this.need(16);
+        const s = uuidText(this.buf, this.at);
+        this.at += 16;
+        return this.remember(s);
+      }
+      case Tag.Hex: {
+        const n = this.varint();
+        this.need(n);
+        const s = this.buf.toString('hex', this.at, this.at + n);
+        this.at += n;
+        return this.remember(s);
+      }
+      case Tag.Time: {
+        const z = this.varint();
+        const d = new Date(z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+        if (Number.isNaN(d.getTime())) this.fail('a timestamp is out of range');
+        return this.remember(d.toISOString());
+      }
+      case Tag.Backref: {
+        const i = this.varint();
+        return this.strings[i] ?? this.fail(`a back reference (${i}) to a string not read yet`);
+      }
+      case Tag.Context: {
+        const i = this.varint();
+        if (i >= this.context.length) this.fail(`a reference to context value ${i} of ${this.context.length}`);
+        return this.context[i];
+      }
+      case Tag.Arr: {
+        if (depth >= MAX_DEPTH) this.fail('nested too deep');
+        const n = this.varint();
+        if (n > this.buf.length - this.at) this.fail('an array longer than the value');
+        const a = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) a[i] = this.value(depth + 1);
+        return a;
+      }
+      case Tag.Obj: {
+        if (depth >= MAX_DEPTH) this.fail('nested too deep');
+        const n = this.varint();
+        if (n > this.buf.length - this.at) this.fail('an object larger than the value');
+        const o: Record<string, unknown> = {};
+        for (let i = 0; i < n; i++) {
+          const k = this.varint();
+          const key = k === 0 ? this.utf8() : (PACKED_NAMES[k - 1] ?? this.fail(`an unknown name index ${k - 1}`));
+          const v = this.value(depth + 1);
+          // as JSON.parse does: "__proto__" is an own property, not the prototype
+          if (key === '__proto__') Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
+          else o[key] = v;
+        }
+        return o;
+      }
+      default:
+        return this.fail(`unknown tag ${tag}`);
+    }
+  }
+}
+
+/** Reads a packed value (pass the `context` it was packed with). Throws PackedFormatError when the bytes are damaged. */
+export function unpack(bytes: Uint8Array, context: readonly unknown[] = []): unknown {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new PackReader(buf, context);
+  const v = r.value(0);
+  if (r.at !== buf.length) r.fail(`${buf.length - r.at} bytes after the value`);
+  return v;
+}
