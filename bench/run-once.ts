@@ -17,7 +17,7 @@ import { writeExport } from '../src/export/bundle';
 import { ed25519Signer, ed25519Verifier } from '../src/export/keys';
 import { verifyExport } from '../src/export/verify';
 import { openLedger } from '../src/ledger';
-import { SCHEMA_V1_SQL } from '../src/store/sqlite/schema';
+import { decodeEventRow, SCHEMA_SQL, TABLES_SQL } from '../src/store/sqlite/schema';
 import { openPostgresStore } from '../src/store/postgres';
 import { Client } from 'pg';
 import { recordReferenceRun } from '../src/workloads/reference';
@@ -135,9 +135,14 @@ function rawInserts(dir: string, perCommit: number, limitEvents: number | null):
   const db = new Database(rawFile);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL'); // as the store's default
-  db.exec(SCHEMA_V1_SQL);
-  const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
-  const read = src.prepare(`SELECT stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position${limitEvents === null ? '' : ' LIMIT ?'}`).raw(true);
+  db.exec(SCHEMA_SQL);
+  db.exec(TABLES_SQL);
+  // the streams first (not timed), as the store has them when it appends
+  const streams = src.prepare('SELECT stream_key, stream_id, revision FROM streams').raw(true).all() as unknown[][];
+  const addStream = db.prepare('INSERT INTO streams (stream_key, stream_id, revision) VALUES (?, ?, ?)');
+  for (const r of streams) addStream.run(...r);
+  const insert = db.prepare('INSERT INTO events (stream_key, revision, event_id, type, body) VALUES (?, ?, ?, ?, ?)');
+  const read = src.prepare(`SELECT stream_key, revision, event_id, type, body FROM events ORDER BY position${limitEvents === null ? '' : ' LIMIT ?'}`).raw(true);
   const begin = db.prepare('BEGIN');
   const commit = db.prepare('COMMIT');
   let events = 0;
@@ -190,7 +195,17 @@ async function rawInsertsPostgres(dir: string, url: string): Promise<{ ms: numbe
   const store = await openPostgresStore(url.replace(/\?schema=.*$/, ''), { schema: new URL(url).searchParams.get('schema')! });
   await store.close(); // creates the tables
   const src = new Database(path.join(dir, 'run.db'), { readonly: true });
-  const read = src.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata FROM events ORDER BY position').raw(true);
+  const stored = src.prepare('SELECT e.position, s.stream_id, e.revision, e.event_id, e.type, e.body FROM events e JOIN streams s ON s.stream_key = e.stream_key ORDER BY e.position').raw(true);
+  // the stored events as the PostgreSQL store keeps them (JSON text), decoded outside the timed part
+  const read = {
+    *iterate(): Iterable<unknown[]> {
+      for (const [position, streamId, revision, id, type, body] of stored.iterate() as Iterable<[number, string, number, unknown, unknown, unknown]>) {
+        const e = decodeEventRow(streamId, revision, id, type, body);
+        if (typeof e === 'string') throw new Error(`event at position ${position}: ${e}`);
+        yield [position, streamId, revision, e.eventId, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)];
+      }
+    },
+  };
   const client = new Client({ connectionString: url.replace(/\?schema=.*$/, ''), options: `-c search_path=${new URL(url).searchParams.get('schema')!}` });
   await client.connect();
   let events = 0;

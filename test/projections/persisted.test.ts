@@ -13,7 +13,8 @@ import { runRecords } from '../../src/export/records';
 import { isPersistedState, PersistedMap } from '../../src/projections/persisted';
 import type { RunState } from '../../src/projections/state';
 import { runStreamId } from '../../src/events/envelope';
-import { openSqliteStore } from '../../src/store/sqlite';
+import { openSqliteStore, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite';
+import { rewriteAsLegacy } from '../support/legacy-sqlite';
 import { openStore } from '../../src/store/url';
 import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '../store/postgres/helpers';
 import { PROJECTION_FOLD_VERSION, type EventStore } from '../../src/store/port';
@@ -279,31 +280,58 @@ describe('SQLite', () => projectionSuite(sqliteBackend));
 
 describePostgres('PostgreSQL', () => projectionSuite(postgresBackend()));
 
-test('a schema version 1 file is upgraded on a read-write open and its runs projected on first read', async () => {
-  const ledger = await openLedger({ store: `sqlite:${file()}` });
-  const { runId } = await recordReferenceRun(ledger, { rows: 20, concurrency: 2 });
-  await ledger.close();
-  const raw = new Database(file());
-  raw.exec('DROP TABLE projection; DROP TABLE projection_runs;');
-  raw.prepare("UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'").run();
-  raw.pragma('user_version = 1');
-  raw.close();
+async function allEvents(store: EventStore): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const page of store.readAll()) for (const e of page) out.push({ ...e, position: e.position.toString() });
+  return out;
+}
 
-  // read-only: nothing is written, the run is folded in memory
-  const bytes = fs.readFileSync(file());
-  const ro = new Ledger(await openSqliteStore(file(), { readonly: true }));
-  const state = await ro.loadRun(runId);
-  expect(isPersistedState(state)).toBe(false);
-  expect(state.rows.size).toBe(20);
-  await ro.close();
-  expect(fs.readFileSync(file()).equals(bytes)).toBe(true);
+describe.each([1, 2] as const)('a file of schema version %d', (version) => {
+  let runId: string;
+  let events: unknown[];
+  beforeEach(async () => {
+    const ledger = await openLedger({ store: `sqlite:${file()}` });
+    runId = (await recordReferenceRun(ledger, { rows: 20, concurrency: 2 })).runId;
+    events = await allEvents(ledger.store);
+    await ledger.close();
+    rewriteAsLegacy(file(), version);
+  });
 
-  const rw = await openLedger({ store: `sqlite:${file()}` });
-  await expectTablesMatchEvents(rw, runId);
-  await rw.close();
-  const check = new Database(file(), { readonly: true });
-  expect(check.pragma('user_version', { simple: true })).toBe(2);
-  check.close();
+  test('is read as it is by a read-only open (the run folded in memory, nothing written)', async () => {
+    const bytes = fs.readFileSync(file());
+    const store = await openSqliteStore(file(), { readonly: true });
+    expect(await allEvents(store)).toEqual(events);
+    await expect(store.verifyIntegrity('full')).resolves.toMatchObject({ events: events.length });
+    const ro = new Ledger(store);
+    const state = await ro.loadRun(runId);
+    expect(isPersistedState(state)).toBe(false);
+    expect(state.rows.size).toBe(20);
+    await ro.close();
+    expect(fs.readFileSync(file()).equals(bytes)).toBe(true);
+  });
+
+  test('is upgraded to the compact layout by a read-write open: the same events at the same positions, its runs projected on first read', async () => {
+    const rw = await openLedger({ store: `sqlite:${file()}` });
+    expect(await allEvents(rw.store)).toEqual(events);
+    await expectTablesMatchEvents(rw, runId);
+    await rw.close();
+    const check = new Database(file(), { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION);
+    expect(check.prepare("SELECT value FROM ledger_meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SQLITE_SCHEMA_VERSION));
+    check.close();
+  });
+
+  test('a damaged event stops the upgrade with STORE_CORRUPT and leaves the file as it was', async () => {
+    const raw = new Database(file());
+    raw.prepare("UPDATE events SET data = '{\"cut' WHERE position = 7").run();
+    raw.close();
+    const e = await expectLedgerError(openSqliteStore(file()), 'STORE_CORRUPT');
+    expect(e.message).toContain('position 7');
+    const check = new Database(file(), { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(version);
+    expect(check.prepare('SELECT count(*) FROM events').pluck().get()).toBe(events.length);
+    check.close();
+  });
 });
 
 test('a read as of an earlier point of a large run folds into a scratch file, not memory: the same state and export as the in-memory fold; the file goes when the ledger closes', async () => {

@@ -5,6 +5,7 @@
  * More trials: node test/support/ts-require-run.js test/store/sqlite/kill-trials.ts --trials 200
  */
 import Database from 'better-sqlite3';
+import { decodeEventRow, encodeEventRow } from '../../src/store/sqlite/schema';
 import { formatSummary, runKillTrial, runKillTrials, TrialContext } from './sqlite/kill-harness';
 import { STORE_KILL_CHILD, verifyStoreTrial } from './sqlite/kill-store-workload';
 import { removeDir } from './sqlite/helpers';
@@ -37,7 +38,14 @@ test('the verifier notices a lost acknowledged event, a damaged event and a dupl
       // pretend the child acknowledged one more append than it wrote, and damage one stored event
       const fake = { ...ctx, acks: [...ctx.acks, { s: 'never-written', r: 0, ids: ['never-written/0'], pos: '1' }] };
       const db = new Database(ctx.dbPath);
-      db.prepare("UPDATE events SET data = json_set(data, '$.pad', 'tampered') WHERE position = 2").run();
+      const [streamId, revision, id, type, body] = db
+        .prepare('SELECT s.stream_id, e.revision, e.event_id, e.type, e.body FROM events e JOIN streams s ON s.stream_key = e.stream_key WHERE e.position = 2')
+        .raw()
+        .get() as [string, number, unknown, unknown, unknown];
+      const stored = decodeEventRow(streamId, revision, id, type, body);
+      if (typeof stored === 'string') throw new Error(stored);
+      const tampered = encodeEventRow({ ...stored, data: { ...stored.data, pad: 'tampered' } }, 0, streamId, revision);
+      db.prepare('UPDATE events SET body = ? WHERE position = 2').run(tampered.body);
       db.close();
       return verifyStoreTrial(fake);
     },

@@ -224,10 +224,11 @@ describe('SQLite store: files', () => {
     await expectLedgerError(openSqliteStore(file, { verifyOnOpen: 'quick' }), 'STORE_CORRUPT');
   });
 
-  test('a row whose JSON was damaged is STORE_CORRUPT on read; verifyIntegrity("full") finds it, "quick" does not', async () => {
+  test('a row whose body was damaged is STORE_CORRUPT on read; verifyIntegrity("full") finds it, "quick" does not', async () => {
     await makeStoreFile(file, 2, 5);
     const raw = new Database(file);
-    raw.prepare("UPDATE events SET data = '{\"i\": 3, \"te' WHERE position = 4").run();
+    // the packed body cut short, as a damaged page would leave it
+    raw.prepare('UPDATE events SET body = substr(body, 1, length(body) - 3) WHERE position = 4').run();
     raw.close();
     const s = await openStore();
     const e = await expectLedgerError(collectPages(s.readAll()), 'STORE_CORRUPT');
@@ -240,7 +241,7 @@ describe('SQLite store: files', () => {
   test('verifyIntegrity finds revisions that are not dense and a streams table that disagrees', async () => {
     await makeStoreFile(file, 3, 4);
     const raw = new Database(file);
-    raw.prepare("DELETE FROM events WHERE stream_id = 's1' AND revision = 2").run();
+    raw.prepare("DELETE FROM events WHERE stream_key = (SELECT stream_key FROM streams WHERE stream_id = 's1') AND revision = 2").run();
     raw.prepare("UPDATE streams SET revision = 9 WHERE stream_id = 's2'").run();
     raw.close();
     const s = await openStore();
@@ -263,15 +264,17 @@ describe('SQLite store: files', () => {
     try {
       const plan = (sql: string, ...params: unknown[]): string =>
         (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ');
-      const byStream = plan(SQLITE_STATEMENTS.readStream, 's1', 0, 10);
-      expect(byStream).toMatch(/^SEARCH events USING INDEX events_by_stream \(stream_id=\? AND revision>\?\)$/);
+      const byStream = plan(SQLITE_STATEMENTS.readStream, 1, 0, 10);
+      expect(byStream).toMatch(/^SEARCH events USING INDEX events_by_stream \(stream_key=\? AND revision>\?\)$/);
       const global = plan(SQLITE_STATEMENTS.readAll, 0, 10);
-      expect(global).toMatch(/^SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)$/);
+      expect(global).toMatch(/^SEARCH e USING INTEGER PRIMARY KEY \(rowid>\?\) \| SEARCH s USING INTEGER PRIMARY KEY \(rowid=\?\)$/);
       const current = plan(SQLITE_STATEMENTS.streamRevision, 's1');
       expect(current).toMatch(/^SEARCH streams USING INDEX sqlite_autoindex_streams_1 \(stream_id=\?\)$/);
+      const stream = plan(SQLITE_STATEMENTS.stream, 's1');
+      expect(stream).toMatch(/^SEARCH streams USING INDEX sqlite_autoindex_streams_1 \(stream_id=\?\)$/);
       const list = plan(SQLITE_STATEMENTS.listStreams);
-      expect(list).toMatch(/^SCAN streams USING INDEX streams_by_creation$/);
-      for (const p of [byStream, global, current, list]) expect(p).not.toContain('TEMP B-TREE');
+      expect(list).toMatch(/^SCAN streams$/);
+      for (const p of [byStream, global, current, stream, list]) expect(p).not.toContain('TEMP B-TREE');
     } finally {
       db.close();
     }

@@ -54,8 +54,6 @@ import Database from 'better-sqlite3';
 import { LedgerError, ledgerError } from '../../errors';
 import {
   AppendResult,
-  EncodedEvent,
-  encodeEvent,
   EventStore,
   ExpectedRevision,
   pagesFrom,
@@ -73,13 +71,22 @@ import {
   StreamInfo,
 } from '../port';
 import {
+  decodeEventRow,
+  encodeEventRow,
+  EventRow,
   FileInspection,
   inspectFile,
-  PROJECTION_SQL,
+  LEGACY_REQUIRED_OBJECTS,
+  LEGACY_SQL,
+  messageOf,
+  projectionKeyColumn,
+  projectionKeyOf,
+  projectionValueColumn,
+  projectionValueOf,
   REQUIRED_OBJECTS,
-  REQUIRED_OBJECTS_V1,
-  SCHEMA_V1_SQL,
+  SCHEMA_SQL,
   SQL,
+  TABLES_SQL,
   SQLITE_APPLICATION_ID,
   SQLITE_SCHEMA_VERSION,
   sqliteCode,
@@ -137,7 +144,7 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 interface PendingAppend {
   readonly streamId: string;
-  readonly events: readonly EncodedEvent[];
+  readonly events: readonly EventRow[];
   readonly expected: ExpectedRevision;
   readonly resolve: (r: AppendResult) => void;
   readonly reject: (e: unknown) => void;
@@ -146,6 +153,8 @@ interface PendingAppend {
 /** Read statements of the main connection (writes go through the writer, see writer.js). */
 interface Statements {
   readonly streamRevision: Statement;
+  /** The key of a stream (schema version 3). */
+  readonly stream: Statement;
   readonly readStream: Statement;
   readonly readAll: Statement;
   readonly listStreams: Statement;
@@ -282,8 +291,8 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
     const version = db.pragma('user_version', { simple: true }) as number;
     const objects = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
     if (applicationId === 0 && version === 0 && objects === 0) {
-      db.exec(SCHEMA_V1_SQL);
-      db.exec(PROJECTION_SQL);
+      db.exec(SCHEMA_SQL);
+      db.exec(TABLES_SQL);
       const meta = db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
       meta.run('schema_version', String(SQLITE_SCHEMA_VERSION));
       meta.run('created_by', 'lineage-ledger');
@@ -299,23 +308,63 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
   }
 }
 
+/** Events copied per statement by an upgrade. */
+const UPGRADE_PAGE = 2000;
+
 /**
- * Brings a store of an older schema version up to date, in one write transaction:
- * version 1 → 2 adds the projection tables (filled from the events on the first read).
+ * Brings a store of schema version 1 or 2 up to version 3, in one write transaction (all or
+ * nothing): every event is rewritten in the compact layout, at its position, with its stream,
+ * revision, id, type, data and metadata unchanged; the projection tables are recreated empty
+ * (they are rebuilt from the events on the first read of each run). The pages the old tables
+ * used are free pages afterwards: `VACUUM` gives them back to the file system.
  */
 function upgradeIfOlder(db: Database.Database, file: string): void {
-  if ((db.pragma('user_version', { simple: true }) as number) !== 1) return;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version !== 1 && version !== 2) return;
   db.exec('BEGIN IMMEDIATE');
   try {
-    if ((db.pragma('user_version', { simple: true }) as number) === 1 && (db.pragma('application_id', { simple: true }) as number) === SQLITE_APPLICATION_ID) {
-      db.exec(PROJECTION_SQL);
+    const now = db.pragma('user_version', { simple: true }) as number;
+    if ((now === 1 || now === 2) && (db.pragma('application_id', { simple: true }) as number) === SQLITE_APPLICATION_ID) {
+      db.exec(`
+        ALTER TABLE events RENAME TO legacy_events;
+        ALTER TABLE streams RENAME TO legacy_streams;
+        DROP INDEX events_by_stream;
+        DROP INDEX events_by_event_id;
+        DROP INDEX streams_by_creation;
+        DROP TABLE IF EXISTS projection;
+        DROP TABLE IF EXISTS projection_runs;
+      `);
+      db.exec(TABLES_SQL);
+      db.exec('INSERT INTO streams (stream_id, revision) SELECT stream_id, revision FROM legacy_streams ORDER BY created_position');
+      const keys = new Map(db.prepare('SELECT stream_id, stream_key FROM streams').raw().all() as [string, number][]);
+      const read = db.prepare('SELECT position, stream_id, revision, event_id, type, data, metadata FROM legacy_events WHERE position > ? ORDER BY position LIMIT ?').raw();
+      const insert = db.prepare('INSERT INTO events (position, stream_key, revision, event_id, type, body) VALUES (?, ?, ?, ?, ?, ?)');
+      let after = 0;
+      for (;;) {
+        const rows = read.all(after, UPGRADE_PAGE) as [number, string, number, string, string, string, string][];
+        for (const [position, streamId, revision, eventId, type, data, metadata] of rows) {
+          const key = keys.get(streamId);
+          let row: EventRow;
+          try {
+            if (key === undefined) throw new Error(`its stream ${streamId} is not in the streams table`);
+            row = encodeEventRow({ eventId, type, data: JSON.parse(data) as Record<string, unknown>, metadata: JSON.parse(metadata) as Record<string, unknown> }, 0, streamId, revision);
+          } catch (e) {
+            throw ledgerError('STORE_CORRUPT', `${file}: the store file is damaged: the event at position ${position} cannot be upgraded (${messageOf(e)}); nothing was changed`, { path: file, position });
+          }
+          insert.run(position, key, revision, row.id, row.type, row.body);
+          after = position;
+        }
+        if (rows.length < UPGRADE_PAGE) break;
+      }
+      db.exec('DROP TABLE legacy_events; DROP TABLE legacy_streams');
+      db.prepare("INSERT INTO ledger_meta (key, value) VALUES ('projection_fold', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(PROJECTION_FOLD_VERSION));
       db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'").run(String(SQLITE_SCHEMA_VERSION));
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     }
     db.exec('COMMIT');
   } catch (e) {
     if (db.inTransaction) db.exec('ROLLBACK');
-    throw translateError(e, file, 'upgrading the store to schema version 2');
+    throw translateError(e, file, `upgrading the store from schema version ${version} to ${SQLITE_SCHEMA_VERSION}`);
   }
 }
 
@@ -350,7 +399,7 @@ function checkLedger(db: Database.Database, file: string): void {
   }
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SQLITE_SCHEMA_VERSION) throw versionUnsupported(file, version);
-  const required = version === 1 ? REQUIRED_OBJECTS_V1 : REQUIRED_OBJECTS;
+  const required = version < SQLITE_SCHEMA_VERSION ? LEGACY_REQUIRED_OBJECTS : REQUIRED_OBJECTS;
   const present = new Set(
     (db.prepare(`SELECT name FROM sqlite_master WHERE name IN (${required.map(() => '?').join(', ')})`).pluck().all(...required) as string[]),
   );
@@ -403,8 +452,10 @@ export class SqliteEventStore implements EventStore {
   private wal: { dev: number; ino: number } | null | 'unwatched' = null;
   /** Set once the write-ahead log was found deleted or replaced: every later append fails with it. */
   private walLost: LedgerError | null = null;
-  /** The persisted run projections of this file (null for a version-1 file opened read-only, which has no projection tables). */
+  /** The persisted run projections of this file (null for a file of an older schema version opened read-only: reads fold the events). */
   readonly projections: ProjectionStore | null;
+  /** A file of schema version 1 or 2 (JSON text rows), open read-only. */
+  private readonly legacy: boolean;
 
   /** @internal Use openSqliteStore. */
   constructor(
@@ -425,13 +476,17 @@ export class SqliteEventStore implements EventStore {
       if (raw) st.raw(true);
       return st;
     };
+    // a file of schema version 1 or 2 is only ever open read-only here (a read-write open upgrades it)
+    this.legacy = (db.pragma('user_version', { simple: true }) as number) < SQLITE_SCHEMA_VERSION;
+    const sql = this.legacy ? { ...LEGACY_SQL, stream: SQL.stream } : SQL;
     this.s = {
-      streamRevision: p(SQL.streamRevision).pluck(),
-      readStream: p(SQL.readStream, true, true),
-      readAll: p(SQL.readAll, true, true),
-      listStreams: p(SQL.listStreams, false, true),
+      streamRevision: p(sql.streamRevision).pluck(),
+      stream: this.legacy ? p('SELECT 1') : p(SQL.stream).raw(true),
+      readStream: p(sql.readStream, true, true),
+      readAll: p(sql.readAll, true, true),
+      listStreams: p(sql.listStreams, false, true),
     };
-    const hasProjection = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
+    const hasProjection = !this.legacy && (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
     // rows of another fold version are not used (a writable open has already deleted them)
     const current = hasProjection && projectionFoldOf(db) === PROJECTION_FOLD_VERSION;
     this.projections = current ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
@@ -448,8 +503,10 @@ export class SqliteEventStore implements EventStore {
       if (typeof streamId !== 'string') throw ledgerError('INVALID_INPUT', 'streamId must be a string', { path: ['streamId'] });
       if (!Array.isArray(events)) throw ledgerError('INVALID_INPUT', 'events must be an array', { path: ['events'] });
       // Encode now: later changes to the caller's objects cannot reach the store, and a value that
-      // cannot be written fails this append alone, before it joins a batch.
-      const encoded = events.map((e, i) => encodeEvent(e, i, streamId));
+      // cannot be written fails this append alone, before it joins a batch. An exact expected
+      // revision says each event's revision (an append at another one fails as a conflict).
+      const first = expected === 'no_stream' ? 0 : typeof expected === 'number' ? expected + 1 : null;
+      const encoded = events.map((e, i) => encodeEventRow(e, i, streamId, first === null ? null : first + i));
       return new Promise<AppendResult>((resolve, reject) => {
         this.queue.push({ streamId, events: encoded, expected, resolve, reject });
         this.scheduleFlush();
@@ -577,31 +634,52 @@ export class SqliteEventStore implements EventStore {
 
   async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
+    const from = Math.max(0, options.fromRevision ?? 0);
+    if (this.legacy) {
+      yield* pagesFrom(from, options, (at, limit) => this.readPage(this.s.readStream, [streamId, at, limit], 'reading a stream').map((r) => this.decodeLegacy(r)), (last) => last.revision + 1);
+      return;
+    }
+    let key: number | undefined;
+    try {
+      key = (this.s.stream.get(streamId) as [number, number] | undefined)?.[0];
+    } catch (e) {
+      throw translateError(e, this.path, 'reading a stream');
+    }
+    if (key === undefined) return;
     yield* pagesFrom(
-      Math.max(0, options.fromRevision ?? 0),
+      from,
       options,
-      (from, limit) => this.readPage(this.s.readStream, [streamId, from, limit], 'reading a stream'),
+      (at, limit) => this.readPage(this.s.readStream, [key, at, limit], 'reading a stream').map((r) => this.decode(r[0], streamId, r[1], r[2], r[3], r[4])),
       (last) => last.revision + 1,
     );
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<readonly StoredEvent[]> {
     this.assertOpen();
-    yield* pagesFrom(options.after ?? 0n, options, (after, limit) => this.readPage(this.s.readAll, [after, limit], 'reading all events'), (last) => last.position);
+    const decode = this.legacy ? (r: unknown[]) => this.decodeLegacy(r) : (r: unknown[]) => this.decode(r[0], r[1], r[2], r[3], r[4], r[5]);
+    yield* pagesFrom(options.after ?? 0n, options, (after, limit) => this.readPage(this.s.readAll, [after, limit], 'reading all events').map(decode), (last) => last.position);
   }
 
-  private readPage(statement: Statement, params: unknown[], doing: string): StoredEvent[] {
+  private readPage(statement: Statement, params: unknown[], doing: string): unknown[][] {
     this.assertOpen();
-    let rows: unknown[][];
     try {
-      rows = statement.all(...params) as unknown[][];
+      return statement.all(...params) as unknown[][];
     } catch (e) {
       throw translateError(e, this.path, doing);
     }
-    return rows.map((r) => this.decode(r));
   }
 
-  private decode(r: unknown[]): StoredEvent {
+  /** A row of schema version 3 as a StoredEvent (STORE_CORRUPT when it cannot be read). */
+  private decode(position: unknown, streamId: unknown, revision: unknown, id: unknown, type: unknown, body: unknown): StoredEvent {
+    if (typeof position !== 'bigint' || typeof streamId !== 'string' || typeof revision !== 'bigint') throw this.corruptRow(position, 'a column has the wrong type');
+    const r = Number(revision);
+    const e = decodeEventRow(streamId, r, id, type, body);
+    if (typeof e === 'string') throw this.corruptRow(position, e);
+    return { streamId, revision: r, position, eventId: e.eventId, type: e.type, data: e.data, metadata: e.metadata };
+  }
+
+  /** A row of schema version 1 or 2 (JSON text) as a StoredEvent. */
+  private decodeLegacy(r: unknown[]): StoredEvent {
     const [position, streamId, revision, eventId, type, data, metadata] = r;
     if (
       typeof position !== 'bigint' ||
@@ -644,7 +722,8 @@ export class SqliteEventStore implements EventStore {
   async streamRevision(streamId: string): Promise<number | null> {
     this.assertOpen();
     try {
-      return (this.s.streamRevision.get(streamId) as number | undefined) ?? null;
+      const revision = (this.s.streamRevision.get(streamId) as number | undefined) ?? null;
+      return revision === null || revision < 0 ? null : revision;
     } catch (e) {
       throw translateError(e, this.path, 'reading a stream revision');
     }
@@ -666,15 +745,13 @@ export class SqliteEventStore implements EventStore {
       const check = db.prepare(level === 'full' ? 'PRAGMA integrity_check(100)' : 'PRAGMA quick_check(100)').pluck().all() as string[];
       if (!(check.length === 1 && check[0] === 'ok')) problems.push(...check);
       if (problems.length === 0) {
+        const sql = this.legacy ? LEGACY_SQL : SQL;
         const perStream = new Map<string, number>();
-        for (const [streamId, revision] of db.prepare('SELECT stream_id, revision FROM streams').raw().all() as [string, number][]) {
+        for (const [streamId, revision] of db.prepare(sql.streamRevisions).raw().all() as [string, number][]) {
           perStream.set(streamId, revision);
         }
         streams = perStream.size;
-        const grouped = db
-          .prepare('SELECT stream_id, count(*), min(revision), max(revision) FROM events GROUP BY stream_id')
-          .raw()
-          .all() as [string, number, number, number][];
+        const grouped = db.prepare(sql.eventRevisions).raw().all() as [string, number, number, number][];
         const seen = new Set<string>();
         for (const [streamId, count, min, max] of grouped) {
           events += count;
@@ -685,9 +762,23 @@ export class SqliteEventStore implements EventStore {
           else if (recorded !== max) problems.push(`stream ${streamId}: streams table says revision ${recorded}, events end at ${max}`);
         }
         for (const streamId of perStream.keys()) if (!seen.has(streamId)) problems.push(`stream ${streamId}: listed but has no events`);
-        if (level === 'full') {
+        if (level === 'full' && this.legacy) {
           const bad = db.prepare('SELECT position FROM events WHERE NOT json_valid(data) OR NOT json_valid(metadata) LIMIT 20').pluck().all() as number[];
           for (const position of bad) problems.push(`event at position ${position}: data or metadata is not valid JSON`);
+        } else if (level === 'full') {
+          // every body is read back (SQLite cannot check the packed encoding itself)
+          const page = db.prepare(SQL.readAll).raw(true).safeIntegers(true);
+          let after = 0n;
+          let bad = 0;
+          for (;;) {
+            const rows = page.all(after, 2000) as unknown[][];
+            for (const r of rows) {
+              after = r[0] as bigint;
+              const e = decodeEventRow(String(r[1]), Number(r[2]), r[3], r[4], r[5]);
+              if (typeof e === 'string' && bad++ < 20) problems.push(`event at position ${after}: ${e}`);
+            }
+            if (rows.length < 2000) break;
+          }
         }
       }
     } catch (e) {
@@ -752,8 +843,8 @@ export function openScratchProjections(dir: string = os.tmpdir()): ScratchProjec
     db = new Database(file);
     db.pragma('journal_mode = OFF');
     db.pragma('synchronous = OFF');
-    db.exec(SCHEMA_V1_SQL);
-    db.exec(PROJECTION_SQL);
+    db.exec(SCHEMA_SQL);
+    db.exec(TABLES_SQL);
   } catch (e) {
     db?.close();
     fs.rmSync(folder, { recursive: true, force: true });
@@ -866,13 +957,34 @@ class SqliteProjectionStore implements ProjectionStore {
       throw translateError(e, path, 'reading a projection');
     };
     type Row = readonly [number, string | number, string];
+    const damaged = (e: unknown): never => {
+      throw ledgerError('STORE_CORRUPT', `${path}: the store file is damaged: a projection entry of ${streamId} is unreadable (${messageOf(e)})`, { path, streamId });
+    };
+    const value = (column: unknown, k: string | number): string => {
+      try {
+        return JSON.stringify(projectionValueOf(column, k));
+      } catch (e) {
+        return damaged(e);
+      }
+    };
+    const rows = (found: unknown[]): Row[] =>
+      (found as [number, unknown, unknown][]).map((r) => {
+        let k: string | number;
+        try {
+          k = projectionKeyOf(r[1]);
+        } catch (e) {
+          return damaged(e);
+        }
+        return [r[0], k, value(r[2], k)];
+      });
     // hot paths (every cache miss of the recorder): no closures allocated per call
     return {
       get(map, k) {
         const r = key();
         if (r === null) return undefined;
         try {
-          return s.get.get(r, map, k) as string | undefined;
+          const found: unknown = s.get.get(r, map, projectionKeyColumn(k));
+          return found === undefined ? undefined : value(found, k);
         } catch (e) {
           return fail(e);
         }
@@ -881,7 +993,7 @@ class SqliteProjectionStore implements ProjectionStore {
         const r = key();
         if (r === null) return [];
         try {
-          return s.pageFromKey.all(r, map, from, limit) as Row[];
+          return rows(s.pageFromKey.all(r, map, projectionKeyColumn(from), limit));
         } catch (e) {
           return fail(e);
         }
@@ -890,7 +1002,7 @@ class SqliteProjectionStore implements ProjectionStore {
         const r = key();
         if (r === null) return false;
         try {
-          return s.has.get(r, map, k) !== undefined;
+          return s.has.get(r, map, projectionKeyColumn(k)) !== undefined;
         } catch (e) {
           return fail(e);
         }
@@ -908,7 +1020,7 @@ class SqliteProjectionStore implements ProjectionStore {
         const r = key();
         if (r === null) return [];
         try {
-          return s.page.all(r, map, after, limit) as Row[];
+          return rows(s.page.all(r, map, after, limit));
         } catch (e) {
           return fail(e);
         }
@@ -917,7 +1029,7 @@ class SqliteProjectionStore implements ProjectionStore {
         const r = key();
         if (r === null) return [];
         try {
-          return (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, after, limit)) as Row[];
+          return rows(after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, projectionKeyColumn(after), limit));
         } catch (e) {
           return fail(e);
         }
@@ -942,8 +1054,9 @@ class SqliteProjectionStore implements ProjectionStore {
         }
         const runKey = row?.[0] ?? Number(this.s.insertRun.run(streamId).lastInsertRowid);
         for (const [map, key, value] of delta.entries) {
-          if (value === null) this.s.delete.run(runKey, map, key);
-          else this.s.upsert.run({ r: runKey, m: map, k: key, v: value });
+          const k = projectionKeyColumn(key);
+          if (value === null) this.s.delete.run(runKey, map, k);
+          else this.s.upsert.run({ r: runKey, m: map, k, v: projectionValueColumn(value, key) });
         }
         this.s.updateRun.run(delta.toVersion, delta.recordedAt, runKey);
         this.s.commit.run();

@@ -7,49 +7,56 @@
  */
 import * as fs from 'node:fs';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
+import type { ProposedEvent } from '../port';
+import { isPackableUuid, pack, packedName, packedNameIndex, unpack, uuidBytes, uuidText } from '../packed';
 
 /** `PRAGMA application_id` of every lineage-ledger SQLite store ('LLDG'). */
 export const SQLITE_APPLICATION_ID = 0x4c4c4447;
 
 /** Schema version written by (and the newest understood by) this library. Kept in `PRAGMA user_version` and `ledger_meta`. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
-/** Tables of schema version 1. The unique index events_by_stream also serves reads by stream. */
-export const SCHEMA_V1_SQL = `
+/**
+ * Tables of schema version 3 (the compact layout).
+ *
+ * - `streams`: one row per stream; `stream_key` is given in creation order, so it orders the list.
+ * - `events`: the stream is its key; `event_id` is the 16 bytes of a lowercase UUID (any other id
+ *   is kept as its text); `type` is the event type's index in PACKED_NAMES (an unknown type is kept
+ *   as its text); `body` is `[data, metadata]` packed (src/store/packed.ts) with the context
+ *   [run id of the stream, revision], so an envelope does not repeat what its row already says.
+ * - `projection_runs` / `projection`: the persisted run projection (src/projections/persisted.ts),
+ *   one row per projected stream with the seq folded in so far, and one row per entry of each
+ *   projection collection, clustered by (run, map, key) so that a lookup reads one b-tree, and
+ *   numbered in insertion order per (run, map) (`id`, for iteration in creation order). `key` has
+ *   no declared type, so numbers stay numbers and text stays text; `value` is packed.
+ *   Everything in them can be deleted: it is rebuilt from the events on the next read.
+ */
+export const SCHEMA_SQL = `
 CREATE TABLE ledger_meta (
   key   TEXT PRIMARY KEY NOT NULL,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
-
-CREATE TABLE events (
-  position  INTEGER PRIMARY KEY,
-  stream_id TEXT    NOT NULL,
-  revision  INTEGER NOT NULL,
-  event_id  TEXT    NOT NULL,
-  type      TEXT    NOT NULL,
-  data      TEXT    NOT NULL,
-  metadata  TEXT    NOT NULL
-);
-CREATE UNIQUE INDEX events_by_stream ON events (stream_id, revision);
-CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
-
-CREATE TABLE streams (
-  stream_id        TEXT    PRIMARY KEY NOT NULL,
-  revision         INTEGER NOT NULL,
-  created_position INTEGER NOT NULL
-);
-CREATE INDEX streams_by_creation ON streams (created_position);
 `;
 
-/**
- * Added by schema version 2: the persisted run projection (src/projections/persisted.ts).
- * One row per projected stream with the seq folded in so far, and one row per entry of
- * each projection collection, clustered by (run, map, key) so that a lookup reads one b-tree,
- * and numbered in insertion order per (run, map) (`id`, for iteration in creation order).
- * `key` has no declared type, so numbers stay numbers and text stays text.
- * Everything here can be deleted: it is rebuilt from the events on the next read.
- */
-export const PROJECTION_SQL = `
+/** The tables of SCHEMA_SQL but ledger_meta (what an upgrade from an older version creates). */
+export const TABLES_SQL = `
+CREATE TABLE streams (
+  stream_key INTEGER PRIMARY KEY,
+  stream_id  TEXT    NOT NULL UNIQUE,
+  revision   INTEGER NOT NULL
+);
+
+CREATE TABLE events (
+  position   INTEGER PRIMARY KEY,
+  stream_key INTEGER NOT NULL,
+  revision   INTEGER NOT NULL,
+  event_id   BLOB    NOT NULL,
+  type               NOT NULL,
+  body       BLOB    NOT NULL
+);
+CREATE UNIQUE INDEX events_by_stream ON events (stream_key, revision);
+CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
+
 CREATE TABLE projection_runs (
   run_key     INTEGER PRIMARY KEY,
   stream_id   TEXT    NOT NULL UNIQUE,
@@ -61,29 +68,33 @@ CREATE TABLE projection (
   map     INTEGER NOT NULL,
   key             NOT NULL,
   id      INTEGER NOT NULL,
-  value   TEXT    NOT NULL,
+  value   BLOB    NOT NULL,
   PRIMARY KEY (run_key, map, key)
 ) WITHOUT ROWID;
 CREATE INDEX projection_by_order ON projection (run_key, map, id);
 `;
 
 /** Tables (and indexes) a store of the current schema version must have. */
-export const REQUIRED_OBJECTS: readonly string[] = [
-  'ledger_meta',
-  'events',
-  'streams',
-  'events_by_stream',
-  'events_by_event_id',
-  'streams_by_creation',
-  'projection_runs',
-  'projection',
-  'projection_by_order',
-];
+export const REQUIRED_OBJECTS: readonly string[] = ['ledger_meta', 'events', 'streams', 'events_by_stream', 'events_by_event_id', 'projection_runs', 'projection', 'projection_by_order'];
 
-/** Objects of schema version 1 (a version-1 file opened read-only has no projection tables). */
-export const REQUIRED_OBJECTS_V1: readonly string[] = REQUIRED_OBJECTS.slice(0, 6);
+/**
+ * Schema versions 1 and 2 (JSON text, stream and event ids as text), read when such a file is
+ * opened read-only; a read-write open converts the file to version 3 first (see the adapter).
+ * Their projection tables (version 2) are not read: reads fold the events instead.
+ */
+export const LEGACY_REQUIRED_OBJECTS: readonly string[] = ['ledger_meta', 'events', 'streams', 'events_by_stream', 'events_by_event_id', 'streams_by_creation'];
 
-const EVENT_COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata';
+const LEGACY_EVENT_COLUMNS = 'position, stream_id, revision, event_id, type, data, metadata';
+
+/** The reads of a version 1 or 2 file (rows: position, stream_id, revision, event_id, type, data JSON, metadata JSON). */
+export const LEGACY_SQL = {
+  streamRevision: 'SELECT revision FROM streams WHERE stream_id = ?',
+  readStream: `SELECT ${LEGACY_EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+  readAll: `SELECT ${LEGACY_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+  listStreams: 'SELECT stream_id, revision FROM streams ORDER BY created_position',
+  streamRevisions: 'SELECT stream_id, revision FROM streams',
+  eventRevisions: 'SELECT stream_id, count(*), min(revision), max(revision) FROM events GROUP BY stream_id',
+} as const;
 
 /** Every statement of the adapter. Exported so tests can check their query plans. */
 export const SQL = {
@@ -91,19 +102,26 @@ export const SQL = {
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
   streamRevision: 'SELECT revision FROM streams WHERE stream_id = ?',
+  /** The key and revision of a stream (the writer). */
+  stream: 'SELECT stream_key, revision FROM streams WHERE stream_id = ?',
   /** Changes when another connection commits (our own commits do not change it). */
   dataVersion: 'PRAGMA data_version',
   /** Undoes the inserts of one failed append inside the write transaction. */
   deleteFrom: 'DELETE FROM events WHERE position >= ?',
-  insertStream: 'INSERT INTO streams (stream_id, revision, created_position) VALUES (?, ?, ?)',
-  updateStream: 'UPDATE streams SET revision = ? WHERE stream_id = ?',
-  insertEvent: 'INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
-  /** Event ids and positions of `count` events of a stream from a revision (idempotent-retry check, empty appends). */
-  streamSlice: 'SELECT event_id, position FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
-  revisionOfEvent: 'SELECT revision FROM events WHERE event_id = ? AND stream_id = ?',
-  readStream: `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
-  readAll: `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
-  listStreams: 'SELECT stream_id, revision FROM streams ORDER BY created_position',
+  /** A new stream, at revision -1 until the transaction that creates it commits. */
+  insertStream: 'INSERT INTO streams (stream_id, revision) VALUES (?, -1)',
+  deleteStream: 'DELETE FROM streams WHERE stream_key = ?',
+  updateStream: 'UPDATE streams SET revision = ? WHERE stream_key = ?',
+  insertEvent: 'INSERT INTO events (stream_key, revision, event_id, type, body) VALUES (?, ?, ?, ?, ?)',
+  /** Stored event ids and positions of `count` events of a stream from a revision (idempotent-retry check, empty appends). */
+  streamSlice: 'SELECT event_id, position FROM events WHERE stream_key = ? AND revision >= ? ORDER BY revision LIMIT ?',
+  revisionOfEvent: 'SELECT revision FROM events WHERE event_id = ? AND stream_key = ?',
+  readStream: 'SELECT position, revision, event_id, type, body FROM events WHERE stream_key = ? AND revision >= ? ORDER BY revision LIMIT ?',
+  readAll:
+    'SELECT e.position, s.stream_id, e.revision, e.event_id, e.type, e.body FROM events e JOIN streams s ON s.stream_key = e.stream_key WHERE e.position > ? ORDER BY e.position LIMIT ?',
+  listStreams: 'SELECT stream_id, revision FROM streams WHERE revision >= 0 ORDER BY stream_key',
+  streamRevisions: 'SELECT stream_id, revision FROM streams',
+  eventRevisions: 'SELECT s.stream_id, count(*), min(e.revision), max(e.revision) FROM events e JOIN streams s ON s.stream_key = e.stream_key GROUP BY e.stream_key',
   projectionRun: 'SELECT run_key, version, recorded_at FROM projection_runs WHERE stream_id = ?',
   insertProjectionRun: 'INSERT INTO projection_runs (stream_id, version, recorded_at) VALUES (?, -1, NULL)',
   updateProjectionRun: 'UPDATE projection_runs SET version = ?, recorded_at = ? WHERE run_key = ?',
@@ -120,6 +138,122 @@ export const SQL = {
   projectionPageFromKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key >= ? ORDER BY key LIMIT ?',
   projectionPageByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key > ? ORDER BY key LIMIT ?',
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Rows of schema version 3
+
+/** An event as the writer inserts it (columns of `events`, encoded when append() was called). */
+export interface EventRow {
+  readonly eventId: string;
+  /** The `event_id` column. */
+  readonly id: Buffer | string;
+  readonly type: number | string;
+  readonly body: Buffer;
+}
+
+/** The `event_id` column of an event id. */
+export function eventIdColumn(eventId: string): Buffer | string {
+  return isPackableUuid(eventId) ? uuidBytes(eventId) : eventId;
+}
+
+/** An event id read from the `event_id` column. */
+export function eventIdOf(column: unknown): string | undefined {
+  if (typeof column === 'string') return column;
+  if (Buffer.isBuffer(column) && column.length === 16) return uuidText(column);
+  return undefined;
+}
+
+/** What an event's body is packed against: what its row already says (the run id of its stream, its revision). */
+function bodyContext(streamId: string, revision: number | null): unknown[] {
+  const runId = streamId.startsWith('run-') ? streamId.slice(4) : streamId;
+  return revision === null ? [runId] : [runId, revision];
+}
+
+/**
+ * Encodes one event of an append. `revision` is the revision the event will have when it is known
+ * from the expected revision (null otherwise: then the body does not refer to it). Throws
+ * INVALID_INPUT for an event that cannot be written as JSON.
+ */
+export function encodeEventRow(e: ProposedEvent, index: number, streamId: string, revision: number | null): EventRow {
+  if (typeof e !== 'object' || e === null || typeof e.eventId !== 'string' || typeof e.type !== 'string') {
+    throw ledgerError('INVALID_INPUT', `event ${index} of the append to stream ${streamId} needs a string eventId and type`, { path: ['events', index] });
+  }
+  const notObject = (v: unknown): boolean => typeof v !== 'object' || v === null || Array.isArray(v);
+  if (notObject(e.data) || notObject(e.metadata)) {
+    throw ledgerError('INVALID_INPUT', `event ${e.eventId}: data and metadata must be JSON objects`, { path: ['events', index], eventId: e.eventId });
+  }
+  let body: Buffer;
+  try {
+    body = pack([e.data, e.metadata], bodyContext(streamId, revision));
+  } catch (err) {
+    throw ledgerError('INVALID_INPUT', `event ${e.eventId} cannot be written as JSON: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, {
+      path: ['events', index],
+      eventId: e.eventId,
+    });
+  }
+  return { eventId: e.eventId, id: eventIdColumn(e.eventId), type: packedNameIndex(e.type) ?? e.type, body };
+}
+
+/** The columns of an event row decoded, or a reason why they cannot be (a damaged row). */
+export function decodeEventRow(
+  streamId: string,
+  revision: number,
+  idColumn: unknown,
+  typeColumn: unknown,
+  bodyColumn: unknown,
+): { eventId: string; type: string; data: Record<string, unknown>; metadata: Record<string, unknown> } | string {
+  const eventId = eventIdOf(idColumn);
+  const type = typeof typeColumn === 'number' ? packedName(typeColumn) : typeof typeColumn === 'string' ? typeColumn : undefined;
+  if (eventId === undefined || type === undefined || !Buffer.isBuffer(bodyColumn)) return 'a column has the wrong type';
+  let body: unknown;
+  try {
+    body = unpack(bodyColumn, bodyContext(streamId, revision));
+  } catch (err) {
+    return `its body cannot be read: ${messageOf(err)}`;
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!Array.isArray(body) || body.length !== 2 || !isObject(body[0]) || !isObject(body[1])) return 'its body is not [data, metadata]';
+  return { eventId, type, data: body[0], metadata: body[1] };
+}
+
+/** The `key` column of a projection entry: the 16 bytes of a lowercase UUID, else the key itself. */
+export function projectionKeyColumn(key: string | number): Buffer | string | number {
+  return typeof key === 'string' && isPackableUuid(key) ? uuidBytes(key) : key;
+}
+
+/** A projection key read from its `key` column. */
+export function projectionKeyOf(column: unknown): string | number {
+  if (Buffer.isBuffer(column) && column.length === 16) return uuidText(column);
+  if (typeof column === 'string' || typeof column === 'number') return column;
+  throw new TypeError('a projection key has the wrong type');
+}
+
+/**
+ * The order of projection keys in the `key` column (the order of the key-ordered reads): numbers,
+ * then text (by UTF-8 bytes: JS order for ASCII), then UUIDs (by their bytes, which is the order of
+ * their lowercase text).
+ */
+export function compareProjectionKeys(a: string | number, b: string | number): number {
+  const ca = keyClass(a);
+  const cb = keyClass(b);
+  if (ca !== cb) return ca - cb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function keyClass(k: string | number): number {
+  return typeof k === 'number' ? 0 : isPackableUuid(k) ? 2 : 1;
+}
+
+/** The `value` column of a projection entry: its JSON text packed, its own key referred to. */
+export function projectionValueColumn(json: string, key: string | number): Buffer {
+  return pack(JSON.parse(json), [key]);
+}
+
+/** A projection entry's value read from its `value` column (PackedFormatError when damaged). */
+export function projectionValueOf(column: unknown, key: string | number): unknown {
+  if (!Buffer.isBuffer(column)) throw new TypeError('a projection value is not a blob');
+  return unpack(column, [key]);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Inspecting a file before opening it

@@ -12,14 +12,13 @@
  */
 import type Database from 'better-sqlite3';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
-import { AppendResult, conflictError, EncodedEvent, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
-import { messageOf, SQL, sqliteCode } from './schema';
-
+import { AppendResult, conflictError, ExpectedRevision, expectedRevisionMatches, retryStart } from '../port';
+import { EventRow, messageOf, SQL, sqliteCode } from './schema';
 
 export interface BatchAppend {
   readonly streamId: string;
   readonly expected: ExpectedRevision;
-  readonly events: readonly EncodedEvent[];
+  readonly events: readonly EventRow[];
 }
 
 export type AppendOutcome = { readonly ok: true; readonly value: AppendResult } | { readonly ok: false; readonly error: LedgerError };
@@ -37,7 +36,8 @@ export interface Writer {
 const APPEND_FAILURES = new Set(['CONCURRENCY_CONFLICT', 'DUPLICATE_EVENT_ID', 'INVALID_INPUT']);
 
 type Statement = Database.Statement<unknown[], unknown>;
-type Touched = Map<string, { revision: number; createdAt: bigint | null }>;
+/** Streams written by the open transaction, with their key and revision. */
+type Touched = Map<string, { key: number; revision: number }>;
 
 export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writer {
   const p = (text: string): Statement => db.prepare(text);
@@ -46,59 +46,65 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
     commit: p(sql.commit),
     rollback: p(sql.rollback),
     dataVersion: p(sql.dataVersion).pluck(),
-    streamRevision: p(sql.streamRevision).pluck(),
+    stream: p(sql.stream).raw(true),
     insertStream: p(sql.insertStream),
+    deleteStream: p(sql.deleteStream),
     updateStream: p(sql.updateStream),
     insertEvent: p(sql.insertEvent).safeIntegers(true),
     deleteFrom: p(sql.deleteFrom),
     streamSlice: p(sql.streamSlice).safeIntegers(true).raw(true),
     revisionOfEvent: p(sql.revisionOfEvent).pluck(true),
   };
-  /** Stream revisions as of our last commit; valid while data_version equals `dataVersion`. */
-  const revisions = new Map<string, number>();
+  /** Stream keys and revisions as of our last commit; valid while data_version equals `dataVersion`. */
+  const streams = new Map<string, { key: number; revision: number }>();
   let dataVersion = -1;
 
-  const currentRevision = (streamId: string, touched: Touched): number | null => {
+  const currentStream = (streamId: string, touched: Touched): { key: number; revision: number } | null => {
     const t = touched.get(streamId);
-    if (t !== undefined) return t.revision;
-    const cached = revisions.get(streamId);
+    if (t !== undefined) return t;
+    const cached = streams.get(streamId);
     if (cached !== undefined) return cached;
-    const r = s.streamRevision.get(streamId) as number | bigint | undefined;
-    return r === undefined ? null : Number(r);
+    const r = s.stream.get(streamId) as [number | bigint, number | bigint] | undefined;
+    return r === undefined ? null : { key: Number(r[0]), revision: Number(r[1]) };
   };
 
-  const slice = (streamId: string, first: number, count: number): [string, bigint][] => s.streamSlice.all(streamId, first, count) as [string, bigint][];
+  const sameId = (stored: unknown, e: EventRow): boolean =>
+    typeof e.id === 'string' ? stored === e.id : Buffer.isBuffer(stored) && stored.equals(e.id);
+
+  const slice = (key: number, first: number, count: number): [unknown, bigint][] => s.streamSlice.all(key, first, count) as [unknown, bigint][];
 
   /** An append whose events are already stored at the expected place succeeds again (idempotent retry). */
-  const idempotentRetry = (a: BatchAppend, current: number | null): AppendResult | null => {
-    const { streamId, events, expected } = a;
-    const first = retryStart(expected, current, events.length, () => {
-      const r = s.revisionOfEvent.get(events[0]!.eventId, streamId) as number | bigint | undefined;
+  const idempotentRetry = (a: BatchAppend, stream: { key: number; revision: number } | null): AppendResult | null => {
+    const { events, expected } = a;
+    if (stream === null) return null;
+    const first = retryStart(expected, stream.revision, events.length, () => {
+      const r = s.revisionOfEvent.get(events[0]!.id, stream.key) as number | bigint | undefined;
       return r === undefined ? null : Number(r);
     });
     if (first === null) return null;
-    const rows = slice(streamId, first, events.length);
+    const rows = slice(stream.key, first, events.length);
     if (rows.length !== events.length) return null;
-    for (let i = 0; i < events.length; i++) if (rows[i]![0] !== events[i]!.eventId) return null;
+    for (let i = 0; i < events.length; i++) if (!sameId(rows[i]![0], events[i]!)) return null;
     return { nextExpectedRevision: first + events.length - 1, position: rows[rows.length - 1]![1] };
   };
 
   /** Checks and writes one append inside the open transaction; throws a LedgerError in APPEND_FAILURES when this append alone fails. */
   const applyOne = (a: BatchAppend, touched: Touched): AppendResult => {
     const { streamId, events, expected } = a;
-    const current = currentRevision(streamId, touched);
+    const stream = currentStream(streamId, touched);
+    const current = stream === null ? null : stream.revision;
     if (!expectedRevisionMatches(expected, current)) {
-      const retry = idempotentRetry(a, current);
+      const retry = idempotentRetry(a, stream);
       if (retry !== null) return retry;
       throw conflictError(streamId, expected, current);
     }
     if (typeof expected === 'string' && expected !== 'no_stream') {
-      const retry = idempotentRetry(a, current);
+      const retry = idempotentRetry(a, stream);
       if (retry !== null) return retry;
     }
     if (events.length === 0) {
-      if (current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });
-      const rows = slice(streamId, current, 1);
+      if (stream === null || current === null) throw ledgerError('INVALID_INPUT', `empty append to missing stream ${streamId}`, { streamId });
+      const rows = slice(stream.key, current, 1);
       if (rows.length === 0) {
         throw ledgerError('STORE_CORRUPT', `the store file is damaged: stream ${streamId} has no event at its revision ${current}`, { streamId, revision: current });
       }
@@ -113,6 +119,8 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
         seen.add(e.eventId);
       }
     }
+    // a new stream gets its key now (its row says revision -1 until the commit)
+    const key = stream !== null ? stream.key : Number(s.insertStream.run(streamId).lastInsertRowid);
     let revision = current === null ? 0 : current + 1;
     let first = 0n;
     let position = 0n;
@@ -120,15 +128,16 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
     try {
       for (; i < events.length; i++) {
         const e = events[i]!;
-        position = s.insertEvent.run(streamId, revision, e.eventId, e.type, e.data, e.metadata).lastInsertRowid as bigint;
+        position = s.insertEvent.run(key, revision, e.id, e.type, e.body).lastInsertRowid as bigint;
         if (i === 0) first = position;
         revision++;
       }
     } catch (e) {
-      // SQLite undid the failing statement; undo this append's earlier inserts too.
+      // SQLite undid the failing statement; undo this append's earlier inserts (and the stream it created) too.
       if (i > 0) s.deleteFrom.run(first);
+      if (stream === null) s.deleteStream.run(key);
       if (sqliteCode(e) === 'SQLITE_CONSTRAINT_UNIQUE') {
-        if (messageOf(e).includes('events.stream_id') || messageOf(e).includes('events_by_stream')) {
+        if (messageOf(e).includes('events.stream_key') || messageOf(e).includes('events_by_stream')) {
           // cannot happen while the revision is read under the write lock; report it as the conflict it would be
           throw ledgerError('CONCURRENCY_CONFLICT', `append to stream ${streamId}: revision already taken (the stream was at ${String(current)})`, {
             streamId,
@@ -143,7 +152,7 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
     const last = revision - 1;
     const t = touched.get(streamId);
     if (t !== undefined) t.revision = last;
-    else touched.set(streamId, { revision: last, createdAt: current === null ? first : null });
+    else touched.set(streamId, { key, revision: last });
     return { nextExpectedRevision: last, position };
   };
 
@@ -153,7 +162,7 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
         s.begin.run();
         const version = Number(s.dataVersion.get());
         if (version !== dataVersion) {
-          revisions.clear();
+          streams.clear();
           dataVersion = version;
         }
       } catch (e) {
@@ -179,10 +188,7 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
       }
       if (fatal === null) {
         try {
-          for (const [streamId, t] of touched) {
-            if (t.createdAt !== null) s.insertStream.run(streamId, t.revision, t.createdAt);
-            else s.updateStream.run(t.revision, streamId);
-          }
+          for (const t of touched.values()) s.updateStream.run(t.revision, t.key);
           s.commit.run();
         } catch (e) {
           fatal = e;
@@ -196,10 +202,10 @@ export function createWriter(db: Database.Database, sql: typeof SQL = SQL): Writ
             // the transaction is gone either way
           }
         }
-        revisions.clear();
+        streams.clear();
         return { committed: false, error: fatal };
       }
-      for (const [streamId, t] of touched) revisions.set(streamId, t.revision);
+      for (const [streamId, t] of touched) streams.set(streamId, { key: t.key, revision: t.revision });
       return { committed: true, outcomes, events: written };
     },
   };

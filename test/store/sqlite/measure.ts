@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore, SqliteEventStore } from '../../../src/store/sqlite';
-import { SCHEMA_V1_SQL } from '../../../src/store/sqlite/schema';
+import { encodeEventRow, SCHEMA_SQL, TABLES_SQL } from '../../../src/store/sqlite/schema';
 import { ExpectedRevision, ProposedEvent } from '../../../src/store/port';
 
 function arg(name: string, fallback: string): string {
@@ -89,13 +89,21 @@ async function main(): Promise<void> {
       const db = new Database(path.join(dir, 'c.db'));
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${SYNCHRONOUS}`);
-      db.exec(SCHEMA_V1_SQL);
-      const insert = db.prepare('INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)');
+      db.exec(SCHEMA_SQL);
+      db.exec(TABLES_SQL);
+      const addStream = db.prepare('INSERT INTO streams (stream_id, revision) VALUES (?, 0) ON CONFLICT (stream_id) DO UPDATE SET revision = revision');
+      const keyOf = db.prepare('SELECT stream_key FROM streams WHERE stream_id = ?').pluck();
+      const insert = db.prepare('INSERT INTO events (stream_key, revision, event_id, type, body) VALUES (?, ?, ?, ?, ?)');
       const t0 = performance.now();
       db.transaction(() => {
         for (const p of raw) {
+          addStream.run(p.streamId);
+          const key = keyOf.get(p.streamId);
           let rev = p.expected === 'no_stream' ? 0 : (p.expected as number) + 1;
-          for (const e of p.events) insert.run(p.streamId, rev++, e.eventId, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata));
+          for (const e of p.events) {
+            const row = encodeEventRow(e, 0, p.streamId, rev);
+            insert.run(key, rev++, row.id, row.type, row.body);
+          }
         }
       })();
       const ms = performance.now() - t0;
