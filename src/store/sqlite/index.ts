@@ -61,6 +61,7 @@ import {
   pagesFrom,
   PROJECTION_FOLD_VERSION,
   ProjectionDelta,
+  ProjectionRow,
   ProjectionStore,
   ProjectionTables,
   ProposedEvent,
@@ -865,26 +866,45 @@ class SqliteProjectionStore implements ProjectionStore {
     const fail = (e: unknown): never => {
       throw translateError(e, path, 'reading a projection');
     };
-    type Row = readonly [number, string | number, string];
+    /** The value of an entry, decoded; STORE_CORRUPT when the row does not hold JSON text. */
+    const decode = (text: unknown, map: number, k: unknown): unknown => {
+      if (typeof text === 'string') {
+        try {
+          return JSON.parse(text);
+        } catch {
+          // reported below
+        }
+      }
+      throw this.corruptEntry(streamId, map, k, typeof text === 'string' ? 'its value is not valid JSON' : 'its value has the wrong type');
+    };
+    /** Decodes the values of a page in place (better-sqlite3 hands out a new array per row). */
+    const decodeRows = (rows: unknown[][], map: number): ProjectionRow[] => {
+      for (const row of rows) row[2] = decode(row[2], map, row[1]);
+      return rows as unknown as ProjectionRow[];
+    };
     // hot paths (every cache miss of the recorder): no closures allocated per call
     return {
       get(map, k) {
         const r = key();
         if (r === null) return undefined;
+        let text: unknown;
         try {
-          return s.get.get(r, map, k) as string | undefined;
+          text = s.get.get(r, map, k);
         } catch (e) {
           return fail(e);
         }
+        return text === undefined ? undefined : decode(text, map, k);
       },
       pageFromKey(map, from, limit) {
         const r = key();
         if (r === null) return [];
+        let rows: unknown[][];
         try {
-          return s.pageFromKey.all(r, map, from, limit) as Row[];
+          rows = s.pageFromKey.all(r, map, from, limit) as unknown[][];
         } catch (e) {
           return fail(e);
         }
+        return decodeRows(rows, map);
       },
       has(map, k) {
         const r = key();
@@ -907,22 +927,35 @@ class SqliteProjectionStore implements ProjectionStore {
       page(map, after, limit) {
         const r = key();
         if (r === null) return [];
+        let rows: unknown[][];
         try {
-          return s.page.all(r, map, after, limit) as Row[];
+          rows = s.page.all(r, map, after, limit) as unknown[][];
         } catch (e) {
           return fail(e);
         }
+        return decodeRows(rows, map);
       },
       pageByKey(map, after, limit) {
         const r = key();
         if (r === null) return [];
+        let rows: unknown[][];
         try {
-          return (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, after, limit)) as Row[];
+          rows = (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, after, limit)) as unknown[][];
         } catch (e) {
           return fail(e);
         }
+        return decodeRows(rows, map);
       },
     };
+  }
+
+  private corruptEntry(streamId: string, map: number, key: unknown, why: string): LedgerError {
+    return ledgerError('STORE_CORRUPT', `${this.path}: the store file is damaged: the projection entry ${JSON.stringify(key)} of table ${map} of stream ${streamId} is unreadable (${why})`, {
+      path: this.path,
+      streamId,
+      map,
+      key: String(key),
+    });
   }
 
   write(streamId: string, delta: ProjectionDelta): void {
