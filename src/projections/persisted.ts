@@ -26,7 +26,7 @@
  * events after its recorded seq first (Ledger.openProjection). One fold, one
  * source of truth for how an event changes state.
  */
-import type { ProjectionDelta, ProjectionEntry, ProjectionTables, StoredProjection } from '../store/port';
+import type { ProjectionDelta, ProjectionEntry, ProjectionRow, ProjectionTables, StoredProjection } from '../store/port';
 import type { Anomaly, RunState } from './state';
 import { emptyRunState } from './state';
 
@@ -302,17 +302,15 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
       return v;
     }
     if (this.isAbsent(key)) return undefined;
-    let json: string | undefined;
     if (this.readAhead > 0 && this.aheadCovers(key)) {
-      json = this.ahead.get(key);
+      v = this.ahead.get(key);
       this.aheadHits++;
     } else if (typeof key === 'string' && this.tracker?.fresh.has(key) === true) return undefined;
-    else json = this.tables.get(this.id, key);
-    if (json === undefined) {
+    else v = this.tables.get(this.id, key) as V | undefined;
+    if (v === undefined) {
       this.noteAbsent(key);
       return undefined;
     }
-    v = JSON.parse(json) as V;
     this.remember(key, v);
     return v;
   }
@@ -325,12 +323,17 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
    * not follow key order (random ids).
    */
   private readAhead = 0;
-  private ahead = new Map<K, string>();
+  private ahead = new Map<K, V>();
   private aheadFrom: K | null = null;
   /** Last key of the range read ahead (inclusive); null when the range runs to the end of the table. */
   private aheadTo: K | null = null;
   private aheadLoads = 0;
   private aheadHits = 0;
+
+  /** The order of the table's key-ordered reads. */
+  private get compare(): (a: string | number, b: string | number) => number {
+    return this.tables.compareKeys ?? jsOrder;
+  }
 
   setReadAhead(entries: number): void {
     this.readAhead = entries;
@@ -343,7 +346,8 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
   private aheadCovers(key: K): boolean {
     // ranges compare as SQLite orders the index: numbers, or text by bytes (equal to JS order for ASCII)
     if (typeof key === 'string' && !isAscii(key)) return false;
-    const inRange = (): boolean => this.aheadFrom !== null && key >= this.aheadFrom && (this.aheadTo === null || key <= this.aheadTo);
+    const cmp = this.compare;
+    const inRange = (): boolean => this.aheadFrom !== null && cmp(key, this.aheadFrom) >= 0 && (this.aheadTo === null || cmp(key, this.aheadTo) <= 0);
     if (inRange()) return true;
     if (this.aheadLoads >= 16 && this.aheadHits < this.aheadLoads * 8) {
       this.setReadAhead(0); // lookups do not follow key order here
@@ -351,7 +355,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     }
     const page = this.tables.pageFromKey(this.id, key, this.readAhead);
     this.aheadLoads++;
-    this.ahead = new Map(page.map(([, k, json]) => [k as K, json]));
+    this.ahead = new Map(page.map(([, k, value]) => [k as K, value as V]));
     this.aheadFrom = key;
     this.aheadTo = page.length < this.readAhead ? null : (page[page.length - 1]![1] as K);
     return true;
@@ -465,15 +469,16 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
 
   /** Entries in key order (numbers ascending), read a page at a time; pinned entries are merged in. */
   *entriesByKey(): Generator<[K, V]> {
-    const pinned = [...this.pinned.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const cmp = this.compare;
+    const pinned = [...this.pinned.entries()].sort((a, b) => cmp(a[0], b[0]));
     let pi = 0;
     const seen = new Set<K>();
     let after: string | number | null = null;
     for (;;) {
       const page = this.tables.pageByKey(this.id, after, 1000);
-      for (const [, key, json] of page) {
+      for (const [, key, value] of page) {
         const k = key as K;
-        while (pi < pinned.length && pinned[pi]![0] < k) {
+        while (pi < pinned.length && cmp(pinned[pi]![0], k) < 0) {
           const [pk, p] = pinned[pi++]!;
           if (p.value !== DELETED && !seen.has(pk)) yield [pk, p.value];
         }
@@ -481,7 +486,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
         seen.add(k);
         if (p !== undefined) {
           if (p.value !== DELETED) yield [k, p.value];
-        } else yield [k, (this.young.get(k) ?? this.old.get(k) ?? JSON.parse(json)) as V];
+        } else yield [k, this.young.get(k) ?? this.old.get(k) ?? (value as V)];
         after = key;
       }
       if (page.length < 1000) break;
@@ -493,8 +498,8 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
   }
 
   private *scan(
-    fetch: (after: number, limit: number) => ReadonlyArray<readonly [number, string | number, string]>,
-    cursorOf: (row: readonly [number, string | number, string]) => number,
+    fetch: (after: number, limit: number) => readonly ProjectionRow[],
+    cursorOf: (row: ProjectionRow) => number,
   ): Generator<[K, V]> {
     const fromTable = this.pinned.size > 0 ? new Set<K>() : null;
     let after = 0;
@@ -506,7 +511,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
         if (p !== undefined) {
           fromTable?.add(k);
           if (p.value !== DELETED) yield [k, p.value];
-        } else yield [k, (this.young.get(k) ?? this.old.get(k) ?? JSON.parse(row[2])) as V];
+        } else yield [k, this.young.get(k) ?? this.old.get(k) ?? (row[2] as V)];
         after = cursorOf(row);
       }
       if (page.length < 1000) break;
@@ -601,9 +606,9 @@ export function openPersistedState(runId: string, stored: StoredProjection, opti
     const isSet = state[name] instanceof Set;
     if (resident) {
       const c = isSet ? new ResidentSet<unknown>(id, tracker) : new ResidentMap<unknown, unknown>(id, tracker);
-      for (const [key, json] of allEntries(stored.tables, id)) {
+      for (const [key, value] of allEntries(stored.tables, id)) {
         if (c instanceof ResidentSet) c.load(key);
-        else c.load(key, JSON.parse(json));
+        else c.load(key, value);
       }
       target[name] = c;
     } else {
@@ -612,12 +617,12 @@ export function openPersistedState(runId: string, stored: StoredProjection, opti
     }
   }
   const run = stored.tables.get(META, 'run');
-  state.run = run === undefined ? null : (JSON.parse(run) as RunState['run']);
+  state.run = run === undefined ? null : (run as RunState['run']);
   const anomalies: Anomaly[] = [];
   for (let k = 0; ; k++) {
     const a = stored.tables.get(META, `anomaly:${k}`);
     if (a === undefined) break;
-    anomalies.push(JSON.parse(a) as Anomaly);
+    anomalies.push(a as Anomaly);
   }
   state.anomalies.push(...anomalies);
   state.version = stored.version;
@@ -626,12 +631,12 @@ export function openPersistedState(runId: string, stored: StoredProjection, opti
   return { state, tracker };
 }
 
-function* allEntries(tables: ProjectionTables, map: number): Generator<[string | number, string]> {
+function* allEntries(tables: ProjectionTables, map: number): Generator<[string | number, unknown]> {
   let after = 0;
   for (;;) {
     const page = tables.page(map, after, 1000);
-    for (const [ordinal, key, json] of page) {
-      yield [key, json];
+    for (const [ordinal, key, value] of page) {
+      yield [key, value];
       after = ordinal;
     }
     if (page.length < 1000) return;
@@ -641,7 +646,11 @@ function* allEntries(tables: ProjectionTables, map: number): Generator<[string |
 /** Entries of a map in key order: by the table's index when persisted, else sorted in memory. */
 export function entriesByKey<K extends string | number, V>(map: Map<K, V>): Iterable<[K, V]> {
   if (map instanceof PersistedMap) return map.entriesByKey();
-  return [...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return [...map.entries()].sort((a, b) => jsOrder(a[0], b[0]));
+}
+
+function jsOrder(a: string | number, b: string | number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Makes every persisted map of the state read ahead on misses (for a reader that walks the run in creation order); 0 turns it off. */

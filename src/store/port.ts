@@ -75,7 +75,11 @@ export interface ProjectionStore {
   drop(streamId: string): void;
 }
 
-/** One change to a projection table: a JSON value, or null to delete the entry. */
+/**
+ * One change to a projection table: the entry's value as JSON text, or null to delete the entry.
+ * Text, not the value itself: it is taken when the delta is collected, so the fold's later
+ * changes to the same objects (it updates entities in place) cannot reach a write still pending.
+ */
 export type ProjectionEntry = readonly [map: number, key: string | number, value: string | null];
 
 /** The projection changes of one append (or of a catch-up step): from the state at `fromVersion` to `toVersion`. */
@@ -86,17 +90,27 @@ export interface ProjectionDelta {
   readonly entries: readonly ProjectionEntry[];
 }
 
-/** One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order. */
+/** A row of a projection table as read: [ordinal, key, value]; the value is decoded (what JSON.parse gives for the text written). */
+export type ProjectionRow = readonly [ordinal: number, key: string | number, value: unknown];
+
+/**
+ * One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order.
+ * Reads return decoded values, each a new object per read (the store parses the JSON text it keeps);
+ * a value that does not parse is STORE_CORRUPT.
+ */
 export interface ProjectionTables {
-  get(map: number, key: string | number): string | undefined;
+  /** The entry's value; undefined only when the map has no entry for `key` (a stored JSON null reads as null). */
+  get(map: number, key: string | number): unknown;
   has(map: number, key: string | number): boolean;
   count(map: number): number;
-  /** Entries with ordinal > `after`, in insertion order: [ordinal, key, value]. */
-  page(map: number, after: number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  /** Entries with ordinal > `after`, in insertion order. */
+  page(map: number, after: number, limit: number): readonly ProjectionRow[];
   /** Entries with key >= `from`, in key order. */
-  pageFromKey(map: number, from: string | number, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  pageFromKey(map: number, from: string | number, limit: number): readonly ProjectionRow[];
   /** Entries with key > `after` (null: from the first), in key order. */
-  pageByKey(map: number, after: string | number | null, limit: number): ReadonlyArray<readonly [number, string | number, string]>;
+  pageByKey(map: number, after: string | number | null, limit: number): readonly ProjectionRow[];
+  /** The key order of pageFromKey and pageByKey, when it is not JavaScript's `<` on the keys (SQLite keeps UUID keys as bytes, after other text). */
+  readonly compareKeys?: (a: string | number, b: string | number) => number;
 }
 
 /** A store's persisted projection of one run, as found when opened. */

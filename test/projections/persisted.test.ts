@@ -15,7 +15,8 @@ import type { RunState } from '../../src/projections/state';
 import { runStreamId } from '../../src/events/envelope';
 import { openSqliteStore, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite';
 import { rewriteAsLegacy } from '../support/legacy-sqlite';
-import { openStore } from '../../src/store/url';
+import { openStore, parseStoreUrl } from '../../src/store/url';
+import { redactUrl } from '../../src/store/postgres';
 import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '../store/postgres/helpers';
 import { PROJECTION_FOLD_VERSION, type EventStore } from '../../src/store/port';
 import { recordReferenceRow, recordReferenceRun, registerReferenceGraph } from '../../src/workloads/reference';
@@ -71,11 +72,15 @@ function projectionVersion(db: string, runId: string): number | undefined {
 interface Backend {
   /** The store URL of the current test. */
   url(): string;
+  /** How the store names itself in its errors. */
+  where(): string;
   open(): Promise<EventStore>;
   /** The seq the tables of a run are at, read straight from the store (undefined: none). */
   projectionVersion(runId: string): Promise<number | undefined>;
   /** Damages every row entry of the tables, behind the ledger's back. */
   tamperRows(): Promise<void>;
+  /** Replaces every row entry's value with text that is not JSON, behind the ledger's back. */
+  breakRows(): Promise<void>;
   /** The fold version recorded for the projection rows (ledger_meta projection_fold), and setting it behind the ledger's back. */
   projectionFold(): Promise<string | undefined>;
   setProjectionFold(value: string): Promise<void>;
@@ -83,11 +88,17 @@ interface Backend {
 
 const sqliteBackend: Backend = {
   url: () => `sqlite:${file()}`,
+  where: () => file(),
   open: () => openSqliteStore(file()),
   projectionVersion: async (runId) => projectionVersion(file(), runId),
   tamperRows: async () => {
     const raw = new Database(file());
     raw.prepare("UPDATE projection SET value = '{\"rowId\":\"tampered\"}' WHERE map = 8").run();
+    raw.close();
+  },
+  breakRows: async () => {
+    const raw = new Database(file());
+    raw.prepare("UPDATE projection SET value = '{\"rowId\":' WHERE map = 8").run();
     raw.close();
   },
   projectionFold: async () => {
@@ -113,6 +124,10 @@ function postgresBackend(): Backend {
   afterEach(async () => dropSchema(schema));
   return {
     url: () => urlWithSchema(schema),
+    where: () => {
+      const parsed = parseStoreUrl(urlWithSchema(schema));
+      return redactUrl(parsed.kind === 'postgres' ? parsed.connectionString : '');
+    },
     open: () => openStore(urlWithSchema(schema)),
     projectionVersion: async (runId) => {
       const rows = await sql<{ version: string }>(`SELECT version FROM "${schema}".projection_runs WHERE stream_id = $1`, [runStreamId(runId)]);
@@ -120,6 +135,9 @@ function postgresBackend(): Backend {
     },
     tamperRows: async () => {
       await sql(`UPDATE "${schema}".projection SET value = '{"rowId":"tampered"}' WHERE map = 8`);
+    },
+    breakRows: async () => {
+      await sql(`UPDATE "${schema}".projection SET value = '{"rowId":' WHERE map = 8`);
     },
     projectionFold: async () => (await sql<{ value: string }>(`SELECT value FROM "${schema}".ledger_meta WHERE key = 'projection_fold'`))[0]?.value,
     setProjectionFold: async (value) => {
@@ -250,6 +268,67 @@ function projectionSuite(b: Backend): void {
     await expectLedgerError(async () => store.projections!.write(streamId, { fromVersion: at, toVersion: at + 5, recordedAt: null, entries: [[8, 'x', '{}']] }), 'INVALID_INPUT');
     expect(store.projections!.open(streamId).tables.get(8, 'x')).toBeUndefined();
     await ledger.close();
+  });
+
+  test('the tables read back decoded values: a new object per read, a stored null apart from a missing entry', async () => {
+    const store = await b.open();
+    const ledger = new Ledger(store);
+    const { runId } = await recordReferenceRun(ledger, { rows: 2 });
+    await ledger.loadRun(runId);
+    const streamId = runStreamId(runId);
+    const at = store.projections!.open(streamId).version;
+    const map = 99; // a table the fold does not use
+    store.projections!.write(streamId, {
+      fromVersion: at,
+      toVersion: at,
+      recordedAt: null,
+      entries: [
+        [map, 'a', '{"x":[1,"two",null]}'],
+        [map, 'b', 'null'],
+        [map, 'c', '"text"'],
+      ],
+    });
+    const tables = store.projections!.open(streamId).tables;
+    expect(tables.get(map, 'a')).toEqual({ x: [1, 'two', null] });
+    expect(tables.get(map, 'a')).not.toBe(tables.get(map, 'a'));
+    expect(tables.get(map, 'b')).toBeNull();
+    expect(tables.get(map, 'c')).toBe('text');
+    expect(tables.get(map, 'd')).toBeUndefined();
+    const rows = (page: ReadonlyArray<readonly [number, string | number, unknown]>): Array<[string | number, unknown]> => page.map(([, k, v]) => [k, v]);
+    const all: Array<[string | number, unknown]> = [['a', { x: [1, 'two', null] }], ['b', null], ['c', 'text']];
+    expect(rows(tables.page(map, 0, 10))).toEqual(all);
+    expect(rows(tables.pageByKey(map, null, 10))).toEqual(all);
+    expect(rows(tables.pageByKey(map, 'a', 10))).toEqual(all.slice(1));
+    expect(rows(tables.pageFromKey(map, 'b', 10))).toEqual(all.slice(1));
+    // what the fold wrote reads back as what the fold holds
+    const state = await ledger.loadRun(runId);
+    const [rowId] = [...state.rows.keys()];
+    expect(tables.get(8, rowId!)).toEqual(JSON.parse(JSON.stringify(state.rows.get(rowId!))));
+    await ledger.close();
+  });
+
+  test('a table value that is not JSON is STORE_CORRUPT naming the store, on every read path', async () => {
+    const store = await b.open();
+    const ledger = new Ledger(store);
+    const { runId } = await recordReferenceRun(ledger, { rows: 3 });
+    const rowIds = [...(await ledger.loadRun(runId)).rows.keys()];
+    await ledger.close();
+    await b.breakRows();
+    const reopened = await b.open();
+    const tables = reopened.projections!.open(runStreamId(runId)).tables;
+    for (const read of [
+      () => tables.get(8, rowIds[0]!),
+      () => tables.page(8, 0, 10),
+      () => tables.pageByKey(8, null, 10),
+      () => tables.pageFromKey(8, rowIds[0]!, 10),
+    ]) {
+      const error = await expectLedgerError(async () => read(), 'STORE_CORRUPT');
+      expect(error.message.startsWith(`${b.where()}: `)).toBe(true);
+    }
+    expect(tables.has(8, rowIds[0]!)).toBe(true);
+    const reader = new Ledger(reopened);
+    await expectLedgerError(reader.explain({ runId, rowIndex: 0 }), 'STORE_CORRUPT');
+    await reader.close();
   });
 
   test('export from the tables with random (version 4) ids, where key order does not follow creation order, equals the fold', async () => {

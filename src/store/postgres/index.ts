@@ -42,6 +42,7 @@ import {
   pagesFrom,
   PROJECTION_FOLD_VERSION,
   ProjectionDelta,
+  ProjectionRow,
   ProjectionStore,
   ProjectionTables,
   ProposedEvent,
@@ -571,7 +572,6 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
-type Row = readonly [number, string | number, string];
 const hex = (k: string | number): string => Buffer.from(String(k), 'utf8').toString('hex');
 
 /**
@@ -614,14 +614,34 @@ class PostgresProjectionStore implements ProjectionStore {
       return runKey;
     };
     const read = (text: string, values: readonly unknown[]): unknown[][] => this.q(text, values, 'reading a projection');
-    const rows = (r: unknown[][]): Row[] =>
-      r.map((x) => [Number(x[0]), x[3] === null ? Buffer.from(x[1] as string, 'hex').toString('utf8') : Number(x[3]), x[2] as string] as const);
+    /** The value of an entry, decoded; STORE_CORRUPT when the row does not hold JSON text. */
+    const decode = (text: unknown, map: number, k: string | number): unknown => {
+      if (typeof text === 'string') {
+        try {
+          return JSON.parse(text);
+        } catch {
+          // reported below
+        }
+      }
+      throw ledgerError('STORE_CORRUPT', `${this.where}: the projection entry ${JSON.stringify(k)} of table ${map} of stream ${streamId} is unreadable (its value is not JSON)`, {
+        store: this.where,
+        streamId,
+        map,
+        key: String(k),
+      });
+    };
+    const rows = (r: unknown[][], map: number): ProjectionRow[] =>
+      r.map((x) => {
+        const k = x[3] === null ? Buffer.from(x[1] as string, 'hex').toString('utf8') : Number(x[3]);
+        return [Number(x[0]), k, decode(x[2], map, k)] as const;
+      });
     const COLS = "SELECT id, encode(key, 'hex'), value, num FROM projection WHERE run_key = $1 AND map = $2";
     return {
       get(map, k) {
         const r = key();
         if (r === null) return undefined;
-        return read("SELECT value FROM projection WHERE run_key = $1 AND map = $2 AND key = decode($3, 'hex')", [r, map, hex(k)])[0]?.[0] as string | undefined;
+        const row = read("SELECT value FROM projection WHERE run_key = $1 AND map = $2 AND key = decode($3, 'hex')", [r, map, hex(k)])[0];
+        return row === undefined ? undefined : decode(row[0], map, k);
       },
       has(map, k) {
         const r = key();
@@ -636,7 +656,7 @@ class PostgresProjectionStore implements ProjectionStore {
       page(map, after, limit) {
         const r = key();
         if (r === null) return [];
-        return rows(read(`${COLS} AND id > $3 ORDER BY id LIMIT $4`, [r, map, after, limit]));
+        return rows(read(`${COLS} AND id > $3 ORDER BY id LIMIT $4`, [r, map, after, limit]), map);
       },
       pageFromKey(map, from, limit) {
         const r = key();
@@ -645,16 +665,18 @@ class PostgresProjectionStore implements ProjectionStore {
           typeof from === 'number'
             ? read(`${COLS} AND num >= $3 ORDER BY num LIMIT $4`, [r, map, from, limit])
             : read(`${COLS} AND key >= decode($3, 'hex') ORDER BY key LIMIT $4`, [r, map, hex(from), limit]),
+          map,
         );
       },
       pageByKey(map, after, limit) {
         const r = key();
         if (r === null) return [];
-        if (after === null) return rows(read(`${COLS} ORDER BY num, key LIMIT $3`, [r, map, limit]));
+        if (after === null) return rows(read(`${COLS} ORDER BY num, key LIMIT $3`, [r, map, limit]), map);
         return rows(
           typeof after === 'number'
             ? read(`${COLS} AND num > $3 ORDER BY num LIMIT $4`, [r, map, after, limit])
             : read(`${COLS} AND key > decode($3, 'hex') ORDER BY key LIMIT $4`, [r, map, hex(after), limit]),
+          map,
         );
       },
     };

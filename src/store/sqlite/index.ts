@@ -59,6 +59,7 @@ import {
   pagesFrom,
   PROJECTION_FOLD_VERSION,
   ProjectionDelta,
+  ProjectionRow,
   ProjectionStore,
   ProjectionTables,
   ProposedEvent,
@@ -79,6 +80,7 @@ import {
   LEGACY_REQUIRED_OBJECTS,
   LEGACY_SQL,
   messageOf,
+  compareProjectionKeys,
   projectionKeyColumn,
   projectionKeyOf,
   projectionValueColumn,
@@ -956,47 +958,54 @@ class SqliteProjectionStore implements ProjectionStore {
     const fail = (e: unknown): never => {
       throw translateError(e, path, 'reading a projection');
     };
-    type Row = readonly [number, string | number, string];
-    const damaged = (e: unknown): never => {
-      throw ledgerError('STORE_CORRUPT', `${path}: the store file is damaged: a projection entry of ${streamId} is unreadable (${messageOf(e)})`, { path, streamId });
-    };
-    const value = (column: unknown, k: string | number): string => {
+    /** The key and value of an entry, decoded; STORE_CORRUPT when the row cannot be read. */
+    const keyOf = (column: unknown, map: number): string | number => {
       try {
-        return JSON.stringify(projectionValueOf(column, k));
+        return projectionKeyOf(column);
       } catch (e) {
-        return damaged(e);
+        throw this.corruptEntry(streamId, map, '?', messageOf(e));
       }
     };
-    const rows = (found: unknown[]): Row[] =>
-      (found as [number, unknown, unknown][]).map((r) => {
-        let k: string | number;
-        try {
-          k = projectionKeyOf(r[1]);
-        } catch (e) {
-          return damaged(e);
-        }
-        return [r[0], k, value(r[2], k)];
-      });
+    const decode = (column: unknown, map: number, k: string | number): unknown => {
+      try {
+        return projectionValueOf(column, k);
+      } catch (e) {
+        throw this.corruptEntry(streamId, map, k, `its value cannot be read: ${messageOf(e)}`);
+      }
+    };
+    /** Decodes the keys and values of a page in place (better-sqlite3 hands out a new array per row). */
+    const decodeRows = (rows: unknown[][], map: number): ProjectionRow[] => {
+      for (const row of rows) {
+        const k = keyOf(row[1], map);
+        row[1] = k;
+        row[2] = decode(row[2], map, k);
+      }
+      return rows as unknown as ProjectionRow[];
+    };
     // hot paths (every cache miss of the recorder): no closures allocated per call
     return {
+      compareKeys: compareProjectionKeys,
       get(map, k) {
         const r = key();
         if (r === null) return undefined;
+        let text: unknown;
         try {
-          const found: unknown = s.get.get(r, map, projectionKeyColumn(k));
-          return found === undefined ? undefined : value(found, k);
+          text = s.get.get(r, map, projectionKeyColumn(k));
         } catch (e) {
           return fail(e);
         }
+        return text === undefined ? undefined : decode(text, map, k);
       },
       pageFromKey(map, from, limit) {
         const r = key();
         if (r === null) return [];
+        let rows: unknown[][];
         try {
-          return rows(s.pageFromKey.all(r, map, projectionKeyColumn(from), limit));
+          rows = s.pageFromKey.all(r, map, projectionKeyColumn(from), limit) as unknown[][];
         } catch (e) {
           return fail(e);
         }
+        return decodeRows(rows, map);
       },
       has(map, k) {
         const r = key();
@@ -1019,22 +1028,35 @@ class SqliteProjectionStore implements ProjectionStore {
       page(map, after, limit) {
         const r = key();
         if (r === null) return [];
+        let rows: unknown[][];
         try {
-          return rows(s.page.all(r, map, after, limit));
+          rows = s.page.all(r, map, after, limit) as unknown[][];
         } catch (e) {
           return fail(e);
         }
+        return decodeRows(rows, map);
       },
       pageByKey(map, after, limit) {
         const r = key();
         if (r === null) return [];
+        let rows: unknown[][];
         try {
-          return rows(after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, projectionKeyColumn(after), limit));
+          rows = (after === null ? s.firstByKey.all(r, map, limit) : s.pageByKey.all(r, map, projectionKeyColumn(after), limit)) as unknown[][];
         } catch (e) {
           return fail(e);
         }
+        return decodeRows(rows, map);
       },
     };
+  }
+
+  private corruptEntry(streamId: string, map: number, key: unknown, why: string): LedgerError {
+    return ledgerError('STORE_CORRUPT', `${this.path}: the store file is damaged: the projection entry ${JSON.stringify(key)} of table ${map} of stream ${streamId} is unreadable (${why})`, {
+      path: this.path,
+      streamId,
+      map,
+      key: String(key),
+    });
   }
 
   write(streamId: string, delta: ProjectionDelta): void {
