@@ -4,8 +4,11 @@
  * what was packed gives what `JSON.parse(JSON.stringify(v))` gives) and about three times
  * smaller than JSON text for the values lineage-ledger writes:
  *
- * - object keys found in `PACKED_NAMES` are one or two bytes (other keys are written out);
- * - a lowercase UUID is 16 bytes, a lowercase hex string of 16 characters or more (a SHA-256
+ * - an object whose keys are, in order, one of `PACKED_SHAPES` is its shape's index and its values;
+ *   other object keys found in `PACKED_NAMES` are one or two bytes (others are written out);
+ * - a lowercase UUID is 16 bytes, fewer when it begins with the same bytes as the UUID before it
+ *   in the value (time-ordered ids of one run share their first bytes), a lowercase hex string of
+ *   16 characters or more (a SHA-256
  *   digest) half its length, a timestamp in `Date.toISOString()` form that round-trips through
  *   a Date a varint of milliseconds;
  * - a string of 16 characters or more repeated inside one value is a back reference;
@@ -17,8 +20,8 @@
  * refused. Values nested deeper than MAX_DEPTH levels (or circular) are refused.
  *
  * The format is part of the file format: a change to a tag, or to the order of PACKED_NAMES,
- * is a new SQLite schema version. PACKED_NAMES only ever grows at its end (a test keeps a
- * digest of every prefix released).
+ * is a new SQLite schema version. PACKED_NAMES and PACKED_SHAPES only ever grow at their end (a
+ * test keeps a digest of every prefix released).
  */
 
 /** Names packed as their index: object keys (the most frequent first), then event types. Append only. */
@@ -61,6 +64,71 @@ export const PACKED_NAMES: readonly string[] = [
 
 const NAME_INDEX = new Map(PACKED_NAMES.map((n, i) => [n, i]));
 
+/** Key lists of the objects lineage-ledger writes most (event data and metadata, projection entries), most frequent first. Append only. */
+export const PACKED_SHAPES: ReadonlyArray<readonly string[]> = [
+  ['schemaVersion', 'runId', 'seq', 'recordedAt', 'correlationId', 'causationId'],
+  ['stateId', 'tokenId', 'nodeId', 'stepIndex', 'attempt', 'inputHash', 'contextBeforeJson'],
+  ['stateId', 'tokenId', 'nodeId', 'stepIndex', 'attempt', 'status', 'inputHash', 'outputHash', 'durationMs', 'startedAt', 'completedAt', 'contextBeforeJson', 'contextAfterJson', 'errorJson', 'successReasonJson'],
+  ['stateId', 'outputHash', 'durationMs', 'successReasonJson', 'contextAfterJson'],
+  ['policy', 'merge_strategy', 'branches_arrived'],
+  ['tokenId', 'parentTokenId', 'ordinal'],
+  ['tokenId', 'rowId', 'stepInPipeline', 'branchName', 'forkGroupId', 'joinGroupId', 'expandGroupId', 'batchId', 'createdAt'],
+  ['outcomeId', 'tokenId', 'outcome', 'isTerminal', 'recordedAt', 'sinkName', 'batchId', 'forkGroupId', 'joinGroupId', 'expandGroupId', 'errorHash', 'contextJson', 'expectedBranchesJson'],
+  ['groupId', 'kind', 'parentTokenIds', 'childTokenIds', 'seq'],
+  ['callId', 'stateId', 'operationId', 'callIndex', 'callType', 'status', 'requestHash', 'requestRef', 'responseHash', 'responseRef', 'errorJson', 'latencyMs'],
+  ['callId', 'stateId', 'operationId', 'callIndex', 'callType', 'status', 'requestHash', 'requestRef', 'responseHash', 'responseRef', 'errorJson', 'latencyMs', 'createdAt'],
+  ['condition', 'result', 'route_label'],
+  ['tokenId', 'branchName'],
+  ['tokenId', 'outcomeId', 'stateId', 'durationMs'],
+  ['outcomeId', 'tokenId', 'outcome', 'sinkName', 'errorHash', 'batchId', 'forkGroupId', 'joinGroupId', 'expandGroupId', 'expectedBranchesJson', 'contextJson'],
+  ['outcomeId', 'tokenId', 'outcome', 'sinkName', 'errorHash', 'batchId', 'forkGroupId', 'joinGroupId', 'expandGroupId', 'expectedBranchesJson', 'contextJson', 'isTerminal', 'recordedAt'],
+  ['stateId', 'routingGroupId', 'routes', 'reasonHash', 'reasonRef'],
+  ['rowId', 'sourceNodeId', 'rowIndex', 'sourceDataHash', 'sourceDataRef', 'quarantined'],
+  ['tokenId', 'rowId', 'branchName', 'stepInPipeline'],
+  ['rowId', 'sourceNodeId', 'rowIndex', 'sourceDataHash', 'sourceDataRef', 'quarantined', 'createdAt'],
+  ['parentTokenId', 'rowId', 'forkGroupId', 'stepInPipeline', 'children', 'outcomeId', 'contextJson'],
+  ['mergedTokenId', 'rowId', 'joinGroupId', 'stepInPipeline', 'branchName', 'parents', 'stateOutputHash', 'contextJson'],
+  ['batchId', 'tokenId', 'ordinal'],
+  ['nodeId', 'pluginName', 'nodeType', 'pluginVersion', 'determinism', 'config', 'configHash', 'schemaHash', 'schemaMode', 'schemaFields', 'sequenceInPipeline', 'inputContractJson', 'outputContractJson'],
+  ['edgeId', 'fromNodeId', 'toNodeId', 'label', 'defaultMode'],
+  ['nodeId', 'pluginName', 'nodeType', 'pluginVersion', 'determinism', 'config', 'configHash', 'schemaHash', 'schemaMode', 'schemaFields', 'sequenceInPipeline', 'inputContractJson', 'outputContractJson', 'registeredAt'],
+  ['edgeId', 'fromNodeId', 'toNodeId', 'label', 'defaultMode', 'createdAt'],
+  ['batchId', 'status', 'triggerType', 'triggerReason', 'aggregationStateId'],
+  ['stateId', 'outputHash', 'durationMs', 'errorJson', 'contextAfterJson'],
+  ['policy', 'merge'],
+  ['reason', 'error'],
+  ['batchId', 'aggregationNodeId', 'attempt'],
+  ['batchId', 'stepInPipeline', 'tokens', 'artifactIds'],
+  ['tokenId', 'rowId'],
+  ['parentTokenId', 'rowId', 'expandGroupId', 'stepInPipeline', 'children', 'outcomeId', 'contextJson'],
+  ['checkpointId', 'tokenId', 'nodeId', 'sequenceNumber', 'aggregationStateJson', 'coalesceStateJson', 'upstreamTopologyHash', 'checkpointNodeConfigHash', 'formatVersion'],
+  ['errorId', 'nodeId', 'rowIndex', 'rowHash', 'rowDataJson', 'error', 'schemaMode', 'destination', 'violationType', 'originalFieldName', 'normalizedFieldName', 'expectedType', 'actualType'],
+  ['artifactId', 'sinkNodeId', 'stateIds', 'artifactType', 'pathOrUri', 'contentHash', 'sizeBytes', 'idempotencyKey'],
+  ['batchId', 'aggregationNodeId', 'aggregationStateId', 'attempt', 'status', 'triggerType', 'triggerReason', 'retriedFromBatchId', 'createdAt', 'completedAt'],
+  ['artifactId', 'sinkNodeId', 'producedByStateId', 'producedByStateIds', 'artifactType', 'pathOrUri', 'contentHash', 'sizeBytes', 'idempotencyKey', 'createdAt'],
+  ['errorId', 'nodeId', 'rowIndex', 'rowHash', 'rowDataJson', 'error', 'schemaMode', 'destination', 'violationType', 'originalFieldName', 'normalizedFieldName', 'expectedType', 'actualType', 'createdAt'],
+  ['checkpointId', 'tokenId', 'nodeId', 'sequenceNumber', 'aggregationStateJson', 'coalesceStateJson', 'upstreamTopologyHash', 'checkpointNodeConfigHash', 'formatVersion', 'createdAt'],
+  ['operationId', 'nodeId', 'operationType', 'inputDataHash', 'inputDataRef'],
+  ['operationId', 'status', 'outputDataHash', 'outputDataRef', 'errorMessage', 'durationMs'],
+  ['operationId', 'nodeId', 'operationType', 'status', 'startedAt', 'completedAt', 'durationMs', 'errorMessage', 'inputDataRef', 'inputDataHash', 'outputDataRef', 'outputDataHash'],
+  ['config', 'configHash', 'canonicalVersion', 'reproducibilityGrade', 'sourceSchemaJson', 'schemaContractJson', 'schemaContractHash'],
+  ['errorId', 'tokenId', 'transformId', 'rowHash', 'rowDataJson', 'errorDetailsJson', 'destination'],
+  ['status', 'reproducibilityGrade'],
+  ['pipeline', 'rows', 'branches'],
+  ['condition', 'fork_to'],
+  ['runId', 'status', 'startedAt', 'completedAt', 'canonicalVersion', 'configHash', 'settings', 'reproducibilityGrade', 'sourceSchemaJson', 'sourceFieldResolutionJson', 'schemaContractJson', 'schemaContractHash', 'exportStatus', 'exportError', 'exportedAt', 'exportFormat', 'exportSink'],
+  ['errorId', 'tokenId', 'transformId', 'rowHash', 'rowDataJson', 'errorDetailsJson', 'destination', 'createdAt'],
+  ['resolutionId', 'resolvedAt', 'envVarName', 'source', 'vaultUrl', 'secretName', 'fingerprint', 'resolutionLatencyMs'],
+  ['resultId', 'resultType', 'name', 'resultJson'],
+  ['resolutionMapping', 'normalizationVersion'],
+  ['schemaContractJson', 'schemaContractHash'],
+  ['resultId', 'resultType', 'name', 'resultJson', 'createdAt'],
+];
+
+/** Shapes by their keys joined with SHAPE_SEPARATOR. */
+const SHAPE_SEPARATOR = '\u0000';
+const SHAPE_INDEX = new Map(PACKED_SHAPES.map((keys, i) => [keys.join(SHAPE_SEPARATOR), i]));
+
 /** The index of a name in PACKED_NAMES, or undefined (the SQLite store keeps event types as these). */
 export function packedNameIndex(name: string): number | undefined {
   return NAME_INDEX.get(name);
@@ -90,7 +158,14 @@ const enum Tag {
   Obj = 11,
   Backref = 12,
   Context = 13,
+  /** A UUID that shares its first n bytes (3..15) with the UUID before it: n, then its last 16 - n bytes. */
+  UuidNear = 14,
+  /** An object of a known shape: the shape's index, then its values in the shape's order. */
+  Shape = 15,
 }
+
+/** The fewest shared bytes worth a UuidNear (it costs one byte for n). */
+const NEAR_MIN = 3;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEX = /^(?:[0-9a-f]{2})+$/;
@@ -124,17 +199,52 @@ export function uuidText(b: Buffer, at = 0): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** What JSON.stringify writes as an object member (a toJSON may still turn it into anything). */
+/** A value as JSON.stringify sees it: what its toJSON returns, when it has one. */
+function withToJSON(v: unknown, key: string): unknown {
+  return v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function' ? (v as { toJSON(k: string): unknown }).toJSON(key) : v;
+}
+
+/** What JSON.stringify writes as an object member. */
 function present(x: unknown): boolean {
   const t = typeof x;
   return t !== 'undefined' && t !== 'function' && t !== 'symbol';
+}
+
+/** The UUID of a context a value starts from (the first context value that is a UUID), or null. */
+function contextUuid(context: readonly unknown[]): Buffer | null {
+  for (const c of context) if (typeof c === 'string' && isPackableUuid(c)) return uuidBytes(c);
+  return null;
 }
 
 class PackWriter {
   buf = Buffer.allocUnsafe(1024);
   at = 0;
   private readonly strings = new Map<string, number>();
-  constructor(private readonly context: readonly unknown[]) {}
+  /** The last UUID written (its 16 bytes), the reference of the next UuidNear. */
+  private last: Buffer | null;
+  private readonly uuid = Buffer.allocUnsafe(16);
+  constructor(private readonly context: readonly unknown[]) {
+    this.last = contextUuid(context);
+  }
+
+  private writeUuid(s: string): void {
+    const u = this.uuid;
+    u.write(uuidHex(s), 0, 16, 'hex');
+    let n = 0;
+    const last = this.last;
+    if (last !== null) while (n < 15 && u[n] === last[n]) n++;
+    this.room(18);
+    if (n >= NEAR_MIN) {
+      this.buf[this.at++] = Tag.UuidNear;
+      this.buf[this.at++] = n;
+      this.at += u.copy(this.buf, this.at, n, 16);
+    } else {
+      this.buf[this.at++] = Tag.Uuid;
+      this.at += u.copy(this.buf, this.at, 0, 16);
+    }
+    if (last === null) this.last = Buffer.from(u);
+    else u.copy(last);
+  }
 
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
@@ -189,12 +299,7 @@ class PackWriter {
       }
       this.strings.set(s, this.strings.size);
     }
-    if (s.length === 36 && UUID.test(s)) {
-      this.byte(Tag.Uuid);
-      this.room(16);
-      this.at += this.buf.write(uuidHex(s), this.at, 16, 'hex');
-      return;
-    }
+    if (s.length === 36 && UUID.test(s)) return this.writeUuid(s);
     if (s.length >= LONG_STRING && HEX.test(s)) {
       this.byte(Tag.Hex);
       this.varint(s.length / 2);
@@ -228,8 +333,8 @@ class PackWriter {
   }
 
   /** Writes a value as JSON.stringify sees it; false when it is left out (undefined, a function, a symbol). */
-  value(v: unknown, key: string, depth: number): boolean {
-    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') v = (v as { toJSON(k: string): unknown }).toJSON(key);
+  value(v: unknown, key: string, depth: number, resolved = false): boolean {
+    if (!resolved) v = withToJSON(v, key);
     switch (typeof v) {
       case 'string':
         this.string(v);
@@ -252,29 +357,42 @@ class PackWriter {
       return true;
     }
     if (depth >= MAX_DEPTH) throw new TypeError(`a value nested deeper than ${MAX_DEPTH} levels (or circular) cannot be written`);
-    if (v instanceof Number || v instanceof String || v instanceof Boolean) return this.value(v.valueOf(), key, depth);
+    if (v instanceof Number || v instanceof String || v instanceof Boolean) return this.value(v.valueOf(), key, depth, true);
     if (Array.isArray(v)) {
       this.byte(Tag.Arr);
       this.varint(v.length);
       for (let i = 0; i < v.length; i++) if (!this.value(v[i], String(i), depth + 1)) this.byte(Tag.Null);
       return true;
     }
+    // the members JSON.stringify writes: each value after its toJSON, then without undefined, functions and symbols
     const o = v as Record<string, unknown>;
-    const keys = Object.keys(o);
-    let kept = 0;
-    for (const k of keys) if (present(o[k])) kept++;
-    this.byte(Tag.Obj);
-    this.varint(kept);
-    for (const k of keys) {
-      const x = o[k];
+    const all = Object.keys(o);
+    const keys: string[] = [];
+    const values: unknown[] = [];
+    for (const k of all) {
+      const x = withToJSON(o[k], k);
       if (!present(x)) continue;
+      keys.push(k);
+      values.push(x);
+    }
+    const shape = SHAPE_INDEX.get(keys.join(SHAPE_SEPARATOR));
+    if (shape !== undefined) {
+      this.byte(Tag.Shape);
+      this.varint(shape);
+      for (let j = 0; j < keys.length; j++) this.value(values[j], keys[j]!, depth + 1, true);
+      return true;
+    }
+    this.byte(Tag.Obj);
+    this.varint(keys.length);
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j]!;
       const i = NAME_INDEX.get(k);
       if (i !== undefined) this.varint(i + 1);
       else {
         this.byte(0);
         this.utf8(k);
       }
-      this.value(x, k, depth + 1);
+      this.value(values[j], k, depth + 1, true);
     }
     return true;
   }
@@ -296,10 +414,14 @@ export function pack(value: unknown, context: readonly unknown[] = []): Buffer {
 class PackReader {
   at = 0;
   private readonly strings: string[] = [];
+  /** The last UUID read (its 16 bytes), the reference of the next UuidNear. */
+  private last: Buffer | null;
   constructor(
     private readonly buf: Buffer,
     private readonly context: readonly unknown[],
-  ) {}
+  ) {
+    this.last = contextUuid(context);
+  }
 
   fail(why: string): never {
     throw new PackedFormatError(`packed value damaged at byte ${this.at}: ${why}`);
@@ -360,8 +482,20 @@ class PackReader {
       case Tag.Uuid: {
         this.need(16);
         const s = uuidText(this.buf, this.at);
+        if (this.last === null) this.last = Buffer.allocUnsafe(16);
+        this.buf.copy(this.last, 0, this.at, this.at + 16);
         this.at += 16;
         return this.remember(s);
+      }
+      case Tag.UuidNear: {
+        this.need(1);
+        const n = this.buf[this.at++]!;
+        const last = this.last;
+        if (last === null || n < NEAR_MIN || n > 15) this.fail(last === null ? 'a UUID refers to a UUID before it, and there is none' : `a UUID shares ${n} bytes`);
+        this.need(16 - n);
+        this.buf.copy(last, n, this.at, this.at + 16 - n);
+        this.at += 16 - n;
+        return this.remember(uuidText(last));
       }
       case Tag.Hex: {
         const n = this.varint();
@@ -406,6 +540,14 @@ class PackReader {
           if (key === '__proto__') Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
           else o[key] = v;
         }
+        return o;
+      }
+      case Tag.Shape: {
+        if (depth >= MAX_DEPTH) this.fail('nested too deep');
+        const i = this.varint();
+        const keys = PACKED_SHAPES[i] ?? this.fail(`an unknown shape index ${i}`);
+        const o: Record<string, unknown> = {};
+        for (const key of keys) o[key] = this.value(depth + 1);
         return o;
       }
       default:

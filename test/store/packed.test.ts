@@ -3,7 +3,7 @@
  * rules for what is not JSON, damage detected, and a dictionary that only grows at its end.
  */
 import { createHash } from 'node:crypto';
-import { isPackableUuid, pack, PACKED_NAMES, PackedFormatError, packedNameIndex, unpack, uuidBytes, uuidText } from '../../src/store/packed';
+import { isPackableUuid, pack, PACKED_NAMES, PACKED_SHAPES, PackedFormatError, packedNameIndex, unpack, uuidBytes, uuidText } from '../../src/store/packed';
 
 const viaJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
 
@@ -59,7 +59,7 @@ describe('pack / unpack', () => {
 
   it('follows JSON.stringify for what is not JSON', () => {
     const date = new Date('2026-12-03T14:14:14.945Z');
-    const value = { u: undefined, f: () => 1, s: Symbol('x'), arr: [undefined, () => 1], nan: NaN, inf: -Infinity, date, boxed: [new Number(3), new String('s'), new Boolean(false)], custom: { toJSON: () => 'custom' } };
+    const value = { u: undefined, f: () => 1, s: Symbol('x'), arr: [undefined, () => 1], nan: NaN, inf: -Infinity, date, boxed: [new Number(3), new String('s'), new Boolean(false)], custom: { toJSON: () => 'custom' }, gone: { toJSON: () => undefined }, list: [{ toJSON: () => undefined }] };
     expect(unpack(pack(value))).toStrictEqual(viaJson(value));
     expect(() => pack({ big: 1n })).toThrow(TypeError);
     expect(() => pack(undefined)).toThrow(TypeError);
@@ -101,6 +101,29 @@ describe('pack / unpack', () => {
 });
 
 describe('UUIDs', () => {
+  it('writes a UUID that begins as the one before it (or as a context UUID) in fewer bytes, and reads it back', () => {
+    const ids = ['01a23c41-7ea1-7002-8b14-242086d53f46', '01a23c41-7ea1-7003-8a89-33be6ae5d0c1', '01a23c41-9f23-7000-bd58-2bcf3d0fcfed', 'ffa23c41-7ea1-7002-8b14-242086d53f46'];
+    const value = { a: ids[0], list: [ids[1], ids[2], ids[3], ids[0]!.toUpperCase()], again: ids[1] };
+    const packed = pack(value);
+    expect(unpack(packed)).toStrictEqual(value);
+    // an array of two UUIDs in full is 2 + 17 + 17 bytes; these two share their first 7 bytes
+    expect(pack([ids[0], ids[1]]).length).toBe(2 + 17 + 2 + 9);
+    expect(pack([ids[0], ids[3]]).length).toBe(2 + 17 + 17);
+    const runId = '01a23c41-7e62-7000-a1f9-20ecbbe58b52';
+    expect(pack({ tokenId: ids[0] }, [runId]).length).toBeLessThan(pack({ tokenId: ids[0] }).length);
+    expect(unpack(pack({ tokenId: ids[0] }, [runId]), [runId])).toStrictEqual({ tokenId: ids[0] });
+  });
+
+  it('refuses a shortened UUID with nothing before it, or an impossible shared length', () => {
+    expect(() => unpack(Buffer.from([14, 4, ...new Array<number>(12).fill(1)]))).toThrow(/there is none/);
+    const packed = pack(['01a23c41-7ea1-7002-8b14-242086d53f46', '01a23c41-7ea1-7003-8a89-33be6ae5d0c1']);
+    const near = packed.indexOf(14, 18);
+    expect(near).toBeGreaterThan(0);
+    const bad = Buffer.from(packed);
+    bad[near + 1] = 16;
+    expect(() => unpack(bad)).toThrow(PackedFormatError);
+  });
+
   it('converts a lowercase UUID to 16 bytes and back', () => {
     const id = '01a23c41-7ea1-7002-8b14-242086d53f46';
     expect(isPackableUuid(id)).toBe(true);
@@ -110,7 +133,16 @@ describe('UUIDs', () => {
   });
 });
 
-describe('PACKED_NAMES', () => {
+describe('PACKED_NAMES and PACKED_SHAPES', () => {
+  it('packs an object of a known shape without its keys, and one with the same keys in another order with them', () => {
+    const metadata = { schemaVersion: 1, runId: 'r', seq: 1, recordedAt: '2026-12-03T14:14:14.945Z', correlationId: null, causationId: null };
+    const reordered = { runId: 'r', schemaVersion: 1, seq: 1, recordedAt: '2026-12-03T14:14:14.945Z', correlationId: null, causationId: null };
+    expect(pack(metadata).length).toBeLessThan(pack(reordered).length - 4);
+    expect(Object.keys(unpack(pack(reordered)) as object)).toEqual(Object.keys(reordered));
+    expect(unpack(pack(metadata))).toStrictEqual(metadata);
+    expect(new Set(PACKED_SHAPES.map((s) => s.join(','))).size).toBe(PACKED_SHAPES.length);
+  });
+
   it('holds each name once, and event types as names', () => {
     expect(new Set(PACKED_NAMES).size).toBe(PACKED_NAMES.length);
     expect(packedNameIndex('RowCreated')).toBeDefined();
@@ -119,6 +151,11 @@ describe('PACKED_NAMES', () => {
 
   // Files written with a prefix of this list decode only while the prefix is unchanged: append new
   // names at the end, and add a row here with the new length and digest when releasing them.
+  const RELEASED_SHAPES: ReadonlyArray<readonly [length: number, sha256: string]> = [[57, 'a83845c6943f757d79f651afa93de2de710388fa421568ac1c51fc1ac52371ec']];
+  it.each(RELEASED_SHAPES)('keeps the first %d shapes as released', (length, digest) => {
+    expect(PACKED_SHAPES.length).toBeGreaterThanOrEqual(length);
+    expect(createHash('sha256').update(JSON.stringify(PACKED_SHAPES.slice(0, length))).digest('hex')).toBe(digest);
+  });
   const RELEASED: ReadonlyArray<readonly [length: number, sha256: string]> = [[209, '0cfb145d876f4df24dce1acbf1f5fba6704b05095cf883c136ab2ee705ff09b4']];
   it.each(RELEASED)('keeps the first %d names as released', (length, digest) => {
     expect(PACKED_NAMES.length).toBeGreaterThanOrEqual(length);
