@@ -217,14 +217,30 @@ function contextUuid(context: readonly unknown[]): Buffer | null {
 }
 
 class PackWriter {
-  buf = Buffer.allocUnsafe(1024);
+  buf = Buffer.allocUnsafe(4096);
   at = 0;
+  /** Packing a value now (a toJSON that packs is given a writer of its own). */
+  busy = false;
   private readonly strings = new Map<string, number>();
-  /** The last UUID written (its 16 bytes), the reference of the next UuidNear. */
-  private last: Buffer | null;
+  private context: readonly unknown[] = [];
+  /** The last UUID written (its 16 bytes), the reference of the next UuidNear; meaningful when `hasLast`. */
+  private readonly last = Buffer.alloc(16);
+  private hasLast = false;
   private readonly uuid = Buffer.allocUnsafe(16);
-  constructor(private readonly context: readonly unknown[]) {
-    this.last = contextUuid(context);
+
+  /** Starts a value. */
+  reset(context: readonly unknown[]): void {
+    this.at = 0;
+    this.strings.clear();
+    this.context = context;
+    this.hasLast = false;
+    for (const c of context) {
+      if (typeof c === 'string' && isPackableUuid(c)) {
+        this.last.write(uuidHex(c), 0, 16, 'hex');
+        this.hasLast = true;
+        break;
+      }
+    }
   }
 
   private writeUuid(s: string): void {
@@ -232,7 +248,7 @@ class PackWriter {
     u.write(uuidHex(s), 0, 16, 'hex');
     let n = 0;
     const last = this.last;
-    if (last !== null) while (n < 15 && u[n] === last[n]) n++;
+    if (this.hasLast) while (n < 15 && u[n] === last[n]) n++;
     this.room(18);
     if (n >= NEAR_MIN) {
       this.buf[this.at++] = Tag.UuidNear;
@@ -242,8 +258,8 @@ class PackWriter {
       this.buf[this.at++] = Tag.Uuid;
       this.at += u.copy(this.buf, this.at, 0, 16);
     }
-    if (last === null) this.last = Buffer.from(u);
-    else u.copy(last);
+    u.copy(last);
+    this.hasLast = true;
   }
 
   private room(n: number): void {
@@ -404,12 +420,22 @@ class PackWriter {
  * out at the top level.
  */
 export function pack(value: unknown, context: readonly unknown[] = []): Buffer {
-  const w = new PackWriter(context);
-  if (!w.value(value, '', 0)) throw new TypeError('the value is not JSON (undefined, a function or a symbol)');
-  const out = Buffer.allocUnsafe(w.at);
-  w.buf.copy(out, 0, 0, w.at);
-  return out;
+  const w = shared.busy ? new PackWriter() : shared;
+  w.reset(context);
+  w.busy = true;
+  try {
+    if (!w.value(value, '', 0)) throw new TypeError('the value is not JSON (undefined, a function or a symbol)');
+    const out = Buffer.allocUnsafe(w.at);
+    w.buf.copy(out, 0, 0, w.at);
+    return out;
+  } finally {
+    w.busy = false;
+    // a writer grown by one huge value does not keep its memory
+    if (w.buf.length > 1 << 20) w.buf = Buffer.allocUnsafe(4096);
+  }
 }
+
+const shared = new PackWriter();
 
 class PackReader {
   at = 0;
