@@ -4,6 +4,7 @@
  * Adapters are loaded only when their scheme is used, so a user of the memory
  * store never loads the SQLite native module or the gRPC client.
  */
+import * as fs from 'node:fs';
 import { ledgerError } from '../errors';
 import { MemoryEventStore } from './memory';
 import type { EventStore } from './port';
@@ -14,7 +15,8 @@ export const STORE_ENV_VAR = 'LINEAGE_LEDGER_STORE';
 export type ParsedStoreUrl =
   | { readonly kind: 'memory' }
   | { readonly kind: 'sqlite'; readonly path: string; readonly synchronous?: 'normal' | 'full' }
-  | { readonly kind: 'eventstoredb'; readonly connectionString: string }
+  /** `connectionString` without the `projections` parameter (a local projection file's path), which is ours and not the client's. */
+  | { readonly kind: 'eventstoredb'; readonly connectionString: string; readonly projectionFile?: string }
   /** `connectionString` without the `schema` parameter, which is ours and not the driver's. */
   | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema?: string };
 
@@ -49,7 +51,16 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
     if (rest === '' || rest.startsWith('?') || rest.startsWith('/')) {
       throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${url}" names no host; write kurrentdb://host:2113?tls=false (or esdb://)`, { url });
     }
-    return { kind: 'eventstoredb', connectionString: u };
+    const q = u.indexOf('?');
+    const params = new URLSearchParams(q >= 0 ? u.slice(q + 1) : '');
+    const files = params.getAll('projections');
+    if (files.length === 0) return { kind: 'eventstoredb', connectionString: u };
+    if (files.length > 1 || files[0] === '') {
+      throw ledgerError('UNSUPPORTED_STORE_URL', `store URL "${u.replace(/(:\/\/)[^@/?]*@/, '$1***@')}": give projections=<file> once, with a path`, {});
+    }
+    params.delete('projections');
+    const others = params.toString();
+    return { kind: 'eventstoredb', connectionString: u.slice(0, q) + (others === '' ? '' : `?${others}`), projectionFile: files[0]! };
   }
   if (u.startsWith('postgres://') || u.startsWith('postgresql://')) {
     let parsed: URL;
@@ -93,8 +104,18 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       return openSqliteStore(parsed.path, { create: options.create ?? true, ...(parsed.synchronous !== undefined ? { synchronous: parsed.synchronous } : {}) });
     }
     case 'eventstoredb': {
-      const { openEventStoreDB } = await import('./eventstoredb');
-      return openEventStoreDB(parsed.connectionString);
+      const { openEventStoreDB, eventStoreDBSource } = await import('./eventstoredb');
+      const file = parsed.projectionFile;
+      // a reading command creates no file: without its projection file, it folds the run's events
+      if (file === undefined || (options.create === false && !fs.existsSync(file))) return openEventStoreDB(parsed.connectionString);
+      const { openProjectionFile } = await import('./sqlite');
+      const local = openProjectionFile(file, eventStoreDBSource(parsed.connectionString));
+      try {
+        return openEventStoreDB(parsed.connectionString, { localProjections: local });
+      } catch (e) {
+        local.close();
+        throw e;
+      }
     }
     case 'postgres': {
       const { openPostgresStore } = await import('./postgres');

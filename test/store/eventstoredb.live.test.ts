@@ -9,7 +9,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isLedgerError } from '../../src/errors';
-import { openEventStoreDB } from '../../src/store/eventstoredb';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Ledger } from '../../src/ledger';
+import { eventStoreDBSource, openEventStoreDB } from '../../src/store/eventstoredb';
+import { openProjectionFile } from '../../src/store/sqlite';
+import { recordReferenceRun } from '../../src/workloads/reference';
 import { collectPages } from '../../src/store/port';
 import { describeEventStoreContract, ev } from './contract';
 
@@ -24,6 +30,28 @@ if (connectionString === undefined || connectionString === '') {
   describeEventStoreContract(`eventstoredb (live server)`, async () => ({ store: openEventStoreDB(connectionString) }));
 
   describe('EventStoreDB adapter (live server)', () => {
+    test('a local projection file: a run recorded through it is explained from it on a new store, as a fold of the events', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'll-live-'));
+      const file = path.join(dir, 'projection.db');
+      const source = eventStoreDBSource(connectionString);
+      try {
+        const writer = new Ledger(openEventStoreDB(connectionString, { localProjections: openProjectionFile(file, source) }));
+        const sinks: string[] = [];
+        const { runId } = await recordReferenceRun(writer, { rows: 10, concurrency: 4, onRow: (r) => sinks.push(r.sinkTokenId) });
+        await writer.close();
+        const plain = new Ledger(openEventStoreDB(connectionString));
+        const reader = new Ledger(openEventStoreDB(connectionString, { localProjections: openProjectionFile(file, source) }));
+        try {
+          expect(await reader.explain({ runId, tokenId: sinks[0]! })).toEqual(await plain.explain({ runId, tokenId: sinks[0]! }));
+        } finally {
+          await reader.close();
+          await plain.close();
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test('0-based revisions, exclusive after, no system events in readAll', async () => {
       const store = openEventStoreDB(connectionString);
       try {

@@ -65,6 +65,7 @@ import {
   EventStore,
   ExpectedRevision,
   expectedRevisionMatches,
+  ProjectionStore,
   ProposedEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -142,6 +143,18 @@ export interface EventStoreDBOptions {
    * the server's `MaxAppendSize`. Default 1 MiB (1048576), the server's default.
    */
   readonly maxAppendSize?: number;
+  /**
+   * A local projection (a projection file, `openProjectionFile` of the SQLite adapter, which
+   * `openStore` opens for `?projections=<file>`): the run projections of this store, read by
+   * explain, check, export and the recorder instead of folding the run's events on every read.
+   * The store closes it when it closes.
+   */
+  readonly localProjections?: { readonly projections: ProjectionStore; close(): void };
+}
+
+/** The identity of an EventStoreDB store kept in its projection file: the connection string without credentials. */
+export function eventStoreDBSource(connectionString: string): string {
+  return redact(connectionString.trim());
 }
 
 // ---------------------------------------------------------------------------
@@ -326,12 +339,17 @@ export class EventStoreDBEventStore implements EventStore {
   /** Tail of each stream's append queue (see the module comment). */
   private readonly appendQueues = new Map<string, Promise<unknown>>();
   private closed = false;
+  /** The local projection, when one was given (null: reads fold the run's events). */
+  private readonly local: { readonly projections: ProjectionStore; close(): void } | null;
+  readonly projections: ProjectionStore | null;
 
   constructor(client: EsdbClientLike, options: EventStoreDBOptions = {}) {
     const max = options.maxAppendSize ?? ESDB_DEFAULT_MAX_APPEND_SIZE;
     if (!Number.isSafeInteger(max) || max <= 0) throw invalid(`maxAppendSize must be a positive integer, got ${String(max)}`, { path: 'maxAppendSize' });
     this.client = client;
     this.maxAppendSize = max;
+    this.local = options.localProjections ?? null;
+    this.projections = this.local?.projections ?? null;
   }
 
   async append(streamId: string, events: readonly ProposedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -451,6 +469,7 @@ export class EventStoreDBEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.local?.close();
     try {
       await this.client.dispose();
     } catch (e) {

@@ -86,6 +86,8 @@ import {
   projectionValueColumn,
   projectionValueOf,
   REQUIRED_OBJECTS,
+  PROJECTION_FILE_APPLICATION_ID,
+  PROJECTION_TABLES_SQL,
   SCHEMA_SQL,
   SQL,
   TABLES_SQL,
@@ -270,7 +272,11 @@ function probeWithSqlite(file: string, busyTimeoutMs: number): FileInspection {
     const objects = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
     if (applicationId === SQLITE_APPLICATION_ID) return { kind: 'ledger', version };
     if (applicationId === 0 && version === 0 && objects === 0) return { kind: 'empty' };
-    return { kind: 'foreign', reason: applicationId !== 0 ? `application id 0x${(applicationId >>> 0).toString(16)} is not lineage-ledger's` : 'it is a SQLite database without the lineage-ledger application id' };
+    return {
+      kind: 'foreign',
+      reason: applicationId !== 0 ? `application id 0x${(applicationId >>> 0).toString(16)} is not lineage-ledger's` : 'it is a SQLite database without the lineage-ledger application id',
+      applicationId,
+    };
   } catch (e) {
     if (sqliteCode(e) === 'SQLITE_NOTADB') {
       throw ledgerError('STORE_CORRUPT', `${file}: the store file is damaged (SQLITE_NOTADB: its header is not valid)`, { path: file, sqliteCode: 'SQLITE_NOTADB' });
@@ -877,6 +883,119 @@ export function openScratchProjections(dir: string = os.tmpdir()): ScratchProjec
   };
 }
 
+/** The local projection of a server store, in a file of its own (see openProjectionFile). */
+export interface ProjectionFile {
+  readonly path: string;
+  readonly projections: ProjectionStore;
+  close(): void;
+}
+
+/**
+ * Opens (creating it when missing) a projection file: the run projections of a store that keeps
+ * none itself (EventStoreDB), in SQLite tables of the same layout as a ledger file's, so that reads
+ * use them instead of folding the run's events. It is written the way a ledger file's tables are
+ * (by the recorder after its appends are acknowledged, and by a reader that finds them behind the
+ * events, which folds only the events after the recorded seq: that seq is the checkpoint), and can
+ * be deleted at any time: it is rebuilt from the events on the next read. It belongs to one store:
+ * `source` (the store's URL without credentials) is kept in it, and a file of another source is
+ * refused, as is a file that is not a projection file (nothing is written to it). Not durable on
+ * power loss by design (synchronous=NORMAL): what is lost is folded again.
+ */
+export function openProjectionFile(path: string, source: string, options: { readonly busyTimeoutMs?: number } = {}): ProjectionFile {
+  const file = nodePath.resolve(path);
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let found = inspectFile(file);
+  if (found.kind === 'ask-sqlite') found = probeWithSqlite(file, busyTimeoutMs);
+  const refuse = (why: string): never => {
+    throw ledgerError('NOT_A_LEDGER', `${file}: not a lineage-ledger projection file (${why}); give a new file's path, or delete this one if it is an old projection file`, { path: file });
+  };
+  switch (found.kind) {
+    case 'missing':
+      if (!fs.existsSync(nodePath.dirname(file))) throw ledgerError('NOT_FOUND', `${file}: the directory ${nodePath.dirname(file)} does not exist`, { path: file });
+      break;
+    case 'empty':
+      break;
+    case 'ledger':
+      refuse('it is a ledger store');
+      break;
+    case 'foreign':
+      if (found.applicationId !== PROJECTION_FILE_APPLICATION_ID) refuse(found.reason);
+      break;
+    case 'not-sqlite':
+      refuse('not a SQLite database');
+      break;
+    case 'corrupt':
+      throw ledgerError('STORE_CORRUPT', `${file}: the projection file is damaged: ${found.reason}; delete it (it is rebuilt from the events)`, { path: file });
+    case 'ask-sqlite':
+      throw new Error('unreachable: probed');
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: busyTimeoutMs });
+  } catch (e) {
+    throw translateError(e, file, 'opening the projection file');
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const objects = db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
+      if (objects === 0) {
+        db.exec(SCHEMA_SQL);
+        db.exec(PROJECTION_TABLES_SQL);
+        const meta = db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
+        meta.run('schema_version', String(SQLITE_SCHEMA_VERSION));
+        meta.run('source', source);
+        meta.run('projection_fold', String(PROJECTION_FOLD_VERSION));
+        db.pragma(`application_id = ${PROJECTION_FILE_APPLICATION_ID}`);
+        db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
+      } else {
+        const meta = (key: string): string | undefined => db.prepare('SELECT value FROM ledger_meta WHERE key = ?').pluck().get(key) as string | undefined;
+        if (Number(meta('schema_version')) !== SQLITE_SCHEMA_VERSION) {
+          // a cache of another layout: start again
+          db.exec('DELETE FROM projection; DELETE FROM projection_runs');
+        }
+        const was = meta('source');
+        if (was !== source) {
+          throw ledgerError('INVALID_INPUT', `${file}: this projection file belongs to the store ${String(was)}, not ${source}; give each store its own projection file`, { path: file });
+        }
+        if (Number(meta('projection_fold')) !== PROJECTION_FOLD_VERSION) {
+          db.exec('DELETE FROM projection; DELETE FROM projection_runs');
+          db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'projection_fold'").run(String(PROJECTION_FOLD_VERSION));
+        }
+      }
+      db.exec('COMMIT');
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  } catch (e) {
+    db.close();
+    throw translateError(e, file, 'opening the projection file');
+  }
+  let closed = false;
+  const open = db;
+  const projections = new SqliteProjectionStore(
+    open,
+    file,
+    false,
+    () => {
+      if (closed) throw ledgerError('STORE_CLOSED', `${file}: the projection file is closed`, { path: file });
+    },
+    true,
+  );
+  return {
+    path: file,
+    projections,
+    close() {
+      if (closed) return;
+      closed = true;
+      open.close();
+    },
+  };
+}
+
 class SqliteProjectionStore implements ProjectionStore {
   private readonly s: Record<
     | 'run'
@@ -905,7 +1024,7 @@ class SqliteProjectionStore implements ProjectionStore {
     private readonly path: string,
     private readonly readonly: boolean,
     private readonly assertOpen: () => void,
-    /** A scratch projection (openScratchProjections): its events are elsewhere, so writes are not checked against this file's streams. */
+    /** A scratch projection or a projection file: its events are elsewhere, so writes are not checked against this file's streams. */
     private readonly scratch = false,
   ) {
     const p = (sql: string): Statement => db.prepare(sql);
@@ -925,7 +1044,8 @@ class SqliteProjectionStore implements ProjectionStore {
       firstByKey: p(SQL.projectionFirstByKey).raw(true),
       pageByKey: p(SQL.projectionPageByKey).raw(true),
       begin: p(SQL.begin),
-      revision: p(SQL.streamRevision).pluck(),
+      // a scratch projection or projection file checks nothing against streams (it has none)
+      revision: p(scratch ? 'SELECT NULL' : SQL.streamRevision).pluck(),
       commit: p(SQL.commit),
       rollback: p(SQL.rollback),
     };

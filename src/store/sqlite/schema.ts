@@ -13,6 +13,9 @@ import { isPackableUuid, pack, packedName, packedNameIndex, unpack, uuidBytes, u
 /** `PRAGMA application_id` of every lineage-ledger SQLite store ('LLDG'). */
 export const SQLITE_APPLICATION_ID = 0x4c4c4447;
 
+/** `PRAGMA application_id` of a projection file, the local projection of a server store ('LLPJ'). */
+export const PROJECTION_FILE_APPLICATION_ID = 0x4c4c504a;
+
 /** Schema version written by (and the newest understood by) this library. Kept in `PRAGMA user_version` and `ledger_meta`. */
 export const SQLITE_SCHEMA_VERSION = 3;
 
@@ -38,8 +41,8 @@ CREATE TABLE ledger_meta (
 ) WITHOUT ROWID;
 `;
 
-/** The tables of SCHEMA_SQL but ledger_meta (what an upgrade from an older version creates). */
-export const TABLES_SQL = `
+/** The event tables. */
+export const EVENT_TABLES_SQL = `
 CREATE TABLE streams (
   stream_key INTEGER PRIMARY KEY,
   stream_id  TEXT    NOT NULL UNIQUE,
@@ -56,7 +59,10 @@ CREATE TABLE events (
 );
 CREATE UNIQUE INDEX events_by_stream ON events (stream_key, revision);
 CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
+`;
 
+/** The projection tables (of a ledger file, and alone in a projection file: see openProjectionFile). */
+export const PROJECTION_TABLES_SQL = `
 CREATE TABLE projection_runs (
   run_key     INTEGER PRIMARY KEY,
   stream_id   TEXT    NOT NULL UNIQUE,
@@ -73,6 +79,9 @@ CREATE TABLE projection (
 ) WITHOUT ROWID;
 CREATE INDEX projection_by_order ON projection (run_key, map, id);
 `;
+
+/** The tables of a ledger file but ledger_meta (what an upgrade from an older version creates). */
+export const TABLES_SQL = EVENT_TABLES_SQL + PROJECTION_TABLES_SQL;
 
 /** Tables (and indexes) a store of the current schema version must have. */
 export const REQUIRED_OBJECTS: readonly string[] = ['ledger_meta', 'events', 'streams', 'events_by_stream', 'events_by_event_id', 'projection_runs', 'projection', 'projection_by_order'];
@@ -267,7 +276,7 @@ export type FileInspection =
   | { readonly kind: 'empty' } // zero bytes, or a SQLite database with no schema at all: a new store
   | { readonly kind: 'not-sqlite' }
   | { readonly kind: 'corrupt'; readonly reason: string }
-  | { readonly kind: 'foreign'; readonly reason: string } // a SQLite database that is not a ledger
+  | { readonly kind: 'foreign'; readonly reason: string; readonly applicationId: number } // a SQLite database that is not a ledger
   | { readonly kind: 'ledger'; readonly version: number }
   /** The main file's header is not the whole truth: a non-empty -wal file exists. Ask SQLite (read-only). */
   | { readonly kind: 'ask-sqlite'; readonly applicationId: number; readonly version: number };
@@ -326,11 +335,11 @@ export function inspectFile(path: string): FileInspection {
 
   if (applicationId === SQLITE_APPLICATION_ID) return { kind: 'ledger', version };
   if (applicationId !== 0) {
-    return { kind: 'foreign', reason: `application id 0x${(applicationId >>> 0).toString(16)} is not lineage-ledger's` };
+    return { kind: 'foreign', reason: `application id 0x${(applicationId >>> 0).toString(16)} is not lineage-ledger's`, applicationId };
   }
   // A database of one page has only the schema table's root page: it cannot hold any table.
   if (pages <= 1 && version === 0) return { kind: 'empty' };
-  return { kind: 'foreign', reason: 'it is a SQLite database without the lineage-ledger application id' };
+  return { kind: 'foreign', reason: 'it is a SQLite database without the lineage-ledger application id', applicationId };
 }
 
 function walHasContent(path: string): boolean {
