@@ -27,10 +27,9 @@ import * as path from 'node:path';
 import { EVENT_CATALOGUE } from '../events/catalogue';
 import { isPayloadHash } from '../payloads/store';
 import { LedgerEvent, runStreamId } from '../events/envelope';
-import { toProposedEvent } from '../store/events';
 import { uuidv7 } from '../events/ids';
 import { isLedgerError, ledgerError } from '../errors';
-import { synthesizeRunEvents } from '../export/import';
+import { appendImportedRun, synthesizeRunEvents } from '../export/import';
 import type { Ledger } from '../ledger';
 import { checkRun, Violation, ViolationCode } from '../lineage/check';
 import { foldEvents } from '../projections/evolve';
@@ -176,7 +175,8 @@ async function importRun(ledger: Ledger, runId: string, tables: RunTables, sourc
   }
 
   try {
-    await ledger.store.append(runStreamId(runId), events.map(toProposedEvent), 'no_stream');
+    // one append, or chunks on a store with an append size limit (a reader sees the run running until the last lands)
+    await appendImportedRun(ledger.store, runId, events);
   } catch (e) {
     if (isLedgerError(e, 'CONCURRENCY_CONFLICT') || isLedgerError(e, 'DUPLICATE_ID')) {
       return refused('DUPLICATE_ID', `run ${runId} already exists in the ${ledger.store.kind} store; nothing was imported`, []);

@@ -32,7 +32,7 @@
  * node state that went pending then completed is one completion), and time travel (`--as-of`)
  * on it shows the reconstructed history. Its manifest's last_seq is that of the new stream.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { isLeft } from 'fp-ts/Either';
 import type * as t from 'io-ts';
 import { canonicalize } from '../canonical/jcs';
@@ -51,7 +51,10 @@ import { RECORD_FIELDS, recordFieldNames, runRecords } from './records';
 import { verifyExport, VerifyOptions, VerifyReport } from './verify';
 
 export interface ImportOptions extends Omit<VerifyOptions, 'onRecord'> {
-  /** Event id generator. Default crypto.randomUUID. */
+  /**
+   * Event id generator. Default: ids derived from the export's Merkle root and each event's place
+   * (importEventIds), so an import that stopped part-way is resumed by running it again.
+   */
   readonly newId?: () => string;
 }
 
@@ -62,6 +65,10 @@ export interface ImportResult {
   readonly chainHead: string;
   readonly merkleRoot: string;
   readonly report: VerifyReport;
+  /** Appends the events took: 1, or more on a store with an append size limit (see appendImportedRun). */
+  readonly appends: number;
+  /** The revision an import that had stopped part-way went on from, or null. */
+  readonly resumedAt: number | null;
 }
 
 function fail(message: string, details: Record<string, unknown> = {}): never {
@@ -83,11 +90,7 @@ export async function importExport(ledger: ImportTarget, exportPath: string, opt
   }
   const manifest = report.manifest;
   const runId = manifest.run_id;
-  const streamId = runStreamId(runId);
-  if ((await ledger.store.streamRevision(streamId)) !== null) {
-    throw ledgerError('DUPLICATE_ID', `run ${runId} already exists in the ${ledger.store.kind} store; nothing was imported`, { runId });
-  }
-  const events = synthesizeRunEvents(runId, records, { newId: options.newId ?? randomUUID });
+  const events = synthesizeRunEvents(runId, records, { newId: options.newId ?? importEventIds(`${manifest.merkle_root}:${runId}`) });
 
   // Dry run: the events must give the exported records exactly, before anything is written.
   const state = foldEvents(emptyRunState(runId), events);
@@ -100,12 +103,7 @@ export async function importExport(ledger: ImportTarget, exportPath: string, opt
   const rebuilt = compareWithExport(state, manifest, records);
   if (rebuilt !== null) fail(`cannot rebuild the run from ${exportPath}: ${rebuilt}; nothing was imported`, { runId });
 
-  try {
-    await ledger.store.append(streamId, events.map(toProposedEvent), 'no_stream');
-  } catch (e) {
-    if (isLedgerError(e, 'CONCURRENCY_CONFLICT')) throw ledgerError('DUPLICATE_ID', `run ${runId} already exists in the ${ledger.store.kind} store; nothing was imported`, { runId });
-    throw e;
-  }
+  const written = await appendImportedRun(ledger.store, runId, events);
 
   // Read back from the store and export again.
   const stored = await ledger.loadRun(runId);
@@ -116,7 +114,74 @@ export async function importExport(ledger: ImportTarget, exportPath: string, opt
       { runId, written: true },
     );
   }
-  return { runId, events: events.length, records: records.length, chainHead: manifest.chain_head, merkleRoot: manifest.merkle_root, report };
+  return { runId, events: events.length, records: records.length, chainHead: manifest.chain_head, merkleRoot: manifest.merkle_root, report, ...written };
+}
+
+/**
+ * Event ids for an import, the same for every import of the same export: version-8 UUIDs made from
+ * SHA-256 of `seed` and the event's place. With them, a run whose import stopped part-way (a store
+ * that took it in several appends) is recognised and completed by the next import of that export.
+ */
+export function importEventIds(seed: string): () => string {
+  let n = 0;
+  return () => {
+    const h = createHash('sha256').update(`${seed}:${n++}`).digest();
+    h[6] = (h[6]! & 0x0f) | 0x80; // version 8 (custom)
+    h[8] = (h[8]! & 0x3f) | 0x80; // RFC 9562 variant
+    const x = h.toString('hex', 0, 16);
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  };
+}
+
+/** Events per append tried first when the whole run does not fit in one. */
+const FIRST_CHUNK = 4096;
+
+/**
+ * Writes an imported run's events to its stream. In one append when the store takes it (then the
+ * import is atomic). A store with an append size limit (EventStoreDB's MaxAppendSize) refuses a
+ * large run with APPEND_TOO_LARGE: then the events go in chunks, each appended at the revision the
+ * one before left and halved until the store takes it. The run's RunCompleted (or RunFailed status)
+ * is its last event, so until the last chunk has landed every reader sees the run still running,
+ * never complete. When the stream already holds a first part of these very events (same ids: an
+ * import of the same export that stopped part-way), the rest is appended after it; a stream holding
+ * anything else is DUPLICATE_ID and nothing is written.
+ */
+export async function appendImportedRun(store: EventStore, runId: string, events: readonly LedgerEvent[]): Promise<{ appends: number; resumedAt: number | null }> {
+  const streamId = runStreamId(runId);
+  const exists = (): never => {
+    throw ledgerError('DUPLICATE_ID', `run ${runId} already exists in the ${store.kind} store; nothing was imported`, { runId });
+  };
+  const current = await store.streamRevision(streamId);
+  let from = 0;
+  if (current !== null) {
+    // a first part of these events, written by an import that stopped? then go on after it
+    if (current + 1 >= events.length) exists();
+    let i = 0;
+    for await (const page of store.readStream(streamId)) {
+      for (const e of page) if (e.eventId !== events[i++]?.eventId) exists();
+    }
+    if (i !== current + 1) exists();
+    from = i;
+  }
+  const resumedAt = current === null ? null : from;
+  let chunk = events.length - from;
+  let appends = 0;
+  while (from < events.length) {
+    const part = events.slice(from, from + chunk);
+    try {
+      await store.append(streamId, part.map(toProposedEvent), from === 0 ? 'no_stream' : from - 1);
+    } catch (e) {
+      if (isLedgerError(e, 'APPEND_TOO_LARGE') && chunk > 1) {
+        chunk = Math.min(Math.ceil(chunk / 2), chunk === events.length - from ? FIRST_CHUNK : chunk);
+        continue;
+      }
+      if (isLedgerError(e, 'CONCURRENCY_CONFLICT') && from === 0) exists();
+      throw e;
+    }
+    appends++;
+    from += part.length;
+  }
+  return { appends, resumedAt };
 }
 
 /** null when the state's export is the manifest's (count, chain head, root); else the first difference. */
