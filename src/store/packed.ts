@@ -167,7 +167,6 @@ const enum Tag {
 /** The fewest shared bytes worth a UuidNear (it costs one byte for n). */
 const NEAR_MIN = 3;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HEX = /^(?:[0-9a-f]{2})+$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -181,8 +180,10 @@ export class PackedFormatError extends Error {
 
 /** True when `s` is a lowercase canonical UUID (the form kept in 16 bytes). */
 export function isPackableUuid(s: string): boolean {
-  return s.length === 36 && UUID.test(s);
+  return uuidBytesInto(s, CHECK_SCRATCH);
 }
+
+const CHECK_SCRATCH = Buffer.alloc(16);
 
 function uuidHex(s: string): string {
   return s.slice(0, 8) + s.slice(9, 13) + s.slice(14, 18) + s.slice(19, 23) + s.slice(24);
@@ -193,11 +194,41 @@ export function uuidBytes(s: string): Buffer {
   return Buffer.from(uuidHex(s), 'hex');
 }
 
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
+for (let i = 0; i < 6; i++) NIBBLE[97 + i] = 10 + i;
+/** Where each byte's two hex digits are in a UUID's text. */
+const UUID_DIGITS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/** Writes the 16 bytes of `s` into `out` (from `at`) when it is a lowercase UUID; false (and `out` unspecified) when it is not. */
+export function uuidBytesInto(s: string, out: Buffer, at = 0): boolean {
+  if (s.length !== 36 || s.charCodeAt(8) !== 45 || s.charCodeAt(13) !== 45 || s.charCodeAt(18) !== 45 || s.charCodeAt(23) !== 45) return false;
+  for (let i = 0; i < 16; i++) {
+    const p = UUID_DIGITS[i]!;
+    const hi = NIBBLE[s.charCodeAt(p)] ?? -1;
+    const lo = NIBBLE[s.charCodeAt(p + 1)] ?? -1;
+    if (hi < 0 || lo < 0) return false;
+    out[at + i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
 /** 16 bytes (from `at`) as a lowercase UUID. */
 export function uuidText(b: Buffer, at = 0): string {
-  const h = b.toString('hex', at, at + 16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  // the 36 ASCII characters written into a scratch buffer and read as one flat string
+  const out = UUID_SCRATCH;
+  let o = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out[o++] = 45; // '-'
+    const x = b[at + i]!;
+    out[o++] = HEX_DIGITS[x >> 4]!;
+    out[o++] = HEX_DIGITS[x & 15]!;
+  }
+  return out.toString('latin1', 0, 36);
 }
+
+const UUID_SCRATCH = Buffer.alloc(36);
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /** A value as JSON.stringify sees it: what its toJSON returns, when it has one. */
 function withToJSON(v: unknown, key: string): unknown {
@@ -208,12 +239,6 @@ function withToJSON(v: unknown, key: string): unknown {
 function present(x: unknown): boolean {
   const t = typeof x;
   return t !== 'undefined' && t !== 'function' && t !== 'symbol';
-}
-
-/** The UUID of a context a value starts from (the first context value that is a UUID), or null. */
-function contextUuid(context: readonly unknown[]): Buffer | null {
-  for (const c of context) if (typeof c === 'string' && isPackableUuid(c)) return uuidBytes(c);
-  return null;
 }
 
 class PackWriter {
@@ -243,9 +268,10 @@ class PackWriter {
     }
   }
 
-  private writeUuid(s: string): void {
+  /** Writes `s` when it is a lowercase UUID (false when it is not). */
+  private writeUuid(s: string): boolean {
     const u = this.uuid;
-    u.write(uuidHex(s), 0, 16, 'hex');
+    if (!uuidBytesInto(s, u)) return false;
     let n = 0;
     const last = this.last;
     if (this.hasLast) while (n < 15 && u[n] === last[n]) n++;
@@ -260,6 +286,7 @@ class PackWriter {
     }
     u.copy(last);
     this.hasLast = true;
+    return true;
   }
 
   private room(n: number): void {
@@ -315,7 +342,7 @@ class PackWriter {
       }
       this.strings.set(s, this.strings.size);
     }
-    if (s.length === 36 && UUID.test(s)) return this.writeUuid(s);
+    if (s.length === 36 && this.writeUuid(s)) return;
     if (s.length >= LONG_STRING && HEX.test(s)) {
       this.byte(Tag.Hex);
       this.varint(s.length / 2);
@@ -439,14 +466,35 @@ const shared = new PackWriter();
 
 class PackReader {
   at = 0;
+  busy = false;
+  private buf: Buffer = Buffer.alloc(0);
+  private context: readonly unknown[] = [];
   private readonly strings: string[] = [];
-  /** The last UUID read (its 16 bytes), the reference of the next UuidNear. */
-  private last: Buffer | null;
-  constructor(
-    private readonly buf: Buffer,
-    private readonly context: readonly unknown[],
-  ) {
-    this.last = contextUuid(context);
+  /** The last UUID read (its 16 bytes), the reference of the next UuidNear; meaningful when `hasLast`. */
+  private readonly last = Buffer.alloc(16);
+  private hasLast = false;
+
+  /** Starts a value. */
+  reset(buf: Buffer, context: readonly unknown[]): void {
+    this.buf = buf;
+    this.context = context;
+    this.at = 0;
+    this.strings.length = 0;
+    this.hasLast = false;
+    for (const c of context) {
+      if (typeof c === 'string' && isPackableUuid(c)) {
+        this.last.write(uuidHex(c), 0, 16, 'hex');
+        this.hasLast = true;
+        break;
+      }
+    }
+  }
+
+  /** Lets go of the value read (a reader kept between values holds no buffer). */
+  release(): void {
+    this.buf = EMPTY;
+    this.context = [];
+    this.strings.length = 0;
   }
 
   fail(why: string): never {
@@ -508,8 +556,8 @@ class PackReader {
       case Tag.Uuid: {
         this.need(16);
         const s = uuidText(this.buf, this.at);
-        if (this.last === null) this.last = Buffer.allocUnsafe(16);
         this.buf.copy(this.last, 0, this.at, this.at + 16);
+        this.hasLast = true;
         this.at += 16;
         return this.remember(s);
       }
@@ -517,7 +565,7 @@ class PackReader {
         this.need(1);
         const n = this.buf[this.at++]!;
         const last = this.last;
-        if (last === null || n < NEAR_MIN || n > 15) this.fail(last === null ? 'a UUID refers to a UUID before it, and there is none' : `a UUID shares ${n} bytes`);
+        if (!this.hasLast || n < NEAR_MIN || n > 15) this.fail(!this.hasLast ? 'a UUID refers to a UUID before it, and there is none' : `a UUID shares ${n} bytes`);
         this.need(16 - n);
         this.buf.copy(last, n, this.at, this.at + 16 - n);
         this.at += 16 - n;
@@ -585,8 +633,18 @@ class PackReader {
 /** Reads a packed value (pass the `context` it was packed with). Throws PackedFormatError when the bytes are damaged. */
 export function unpack(bytes: Uint8Array, context: readonly unknown[] = []): unknown {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new PackReader(buf, context);
-  const v = r.value(0);
-  if (r.at !== buf.length) r.fail(`${buf.length - r.at} bytes after the value`);
-  return v;
+  const r = sharedReader.busy ? new PackReader() : sharedReader;
+  r.reset(buf, context);
+  r.busy = true;
+  try {
+    const v = r.value(0);
+    if (r.at !== buf.length) r.fail(`${buf.length - r.at} bytes after the value`);
+    return v;
+  } finally {
+    r.busy = false;
+    r.release();
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
+const sharedReader = new PackReader();

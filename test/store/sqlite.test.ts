@@ -281,6 +281,42 @@ describe('SQLite store: files', () => {
   });
 });
 
+describe('SQLite store: the compact layout', () => {
+  test('events read back exactly as appended, whatever their ids, types and JSON', async () => {
+    const s = await openStore();
+    const odd: ProposedEvent[] = [
+      { eventId: 'not-a-uuid', type: 'NotInTheNames', data: { 'a key': [1, -2, 0.5, null, true, 'é'], nested: { deep: { deeper: [] } } }, metadata: { seq: 0, extra: 'x' } },
+      { eventId: randomUUID().toUpperCase(), type: 'RowCreated', data: { rowId: randomUUID(), when: '2026-12-03T14:14:14.945Z' }, metadata: { runId: 'stream-suffix' } },
+      { eventId: randomUUID(), type: 'RowCreated', data: {}, metadata: {} },
+    ];
+    await s.append('run-stream-suffix', odd, 'no_stream');
+    const back = await collectPages(s.readStream('run-stream-suffix'));
+    expect(back.map(({ eventId, type, data, metadata }) => ({ eventId, type, data, metadata }))).toEqual(odd);
+    // an id already stored, in either form, is a duplicate
+    await expectLedgerError(s.append('other', [{ ...odd[0]!, data: {} }], 'no_stream'), 'DUPLICATE_EVENT_ID');
+    await expectLedgerError(s.append('other', [{ ...odd[2]!, data: {} }], 'no_stream'), 'DUPLICATE_EVENT_ID');
+    expect(await s.streamRevision('other')).toBeNull();
+    await s.close();
+  });
+
+  test('the key-ordered reads of the projection tables follow compareKeys: numbers, then text, then UUIDs', async () => {
+    const s = await openStore();
+    await s.append('run-r', [ev('A')], 'no_stream');
+    const uuids = [randomUUID(), randomUUID(), randomUUID()];
+    const keys: (string | number)[] = [...uuids, 'zeta', 'alpha', 'ffffffff', 10, 2, uuids[0]!.toUpperCase()];
+    s.projections!.write('run-r', { fromVersion: -1, toVersion: 0, recordedAt: null, entries: keys.map((k, i) => [99, k, JSON.stringify({ i, k })] as const) });
+    const tables = s.projections!.open('run-r').tables;
+    const compare = tables.compareKeys!;
+    const sorted = [...keys].sort(compare);
+    expect(tables.pageByKey(99, null, 100).map((r) => r[1])).toEqual(sorted);
+    for (const from of keys) expect(tables.pageFromKey(99, from, 100).map((r) => r[1])).toEqual(sorted.filter((k) => compare(k, from) >= 0));
+    for (const after of keys) expect(tables.pageByKey(99, after, 100).map((r) => r[1])).toEqual(sorted.filter((k) => compare(k, after) > 0));
+    expect(tables.page(99, 0, 100).map((r) => r[1])).toEqual(keys); // insertion order
+    for (const k of keys) expect(tables.get(99, k)).toEqual({ i: keys.indexOf(k), k });
+    await s.close();
+  });
+});
+
 describe('SQLite store: group commit', () => {
   test('many concurrent appends resolve, and share far fewer transactions than appends', async () => {
     const s = await openStore();

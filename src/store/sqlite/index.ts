@@ -859,28 +859,7 @@ export function openScratchProjections(dir: string = os.tmpdir()): ScratchProjec
     throw translateError(e, file, 'creating a scratch projection');
   }
   const open = db;
-  let closed = false;
-  const projections = new SqliteProjectionStore(
-    open,
-    file,
-    false,
-    () => {
-      if (closed) throw ledgerError('STORE_CLOSED', `${file}: the scratch projection is closed`, { path: file });
-    },
-    true,
-  );
-  return {
-    projections,
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        open.close();
-      } finally {
-        fs.rmSync(folder, { recursive: true, force: true });
-      }
-    },
-  };
+  return separateProjections(open, file, 'scratch projection', () => fs.rmSync(folder, { recursive: true, force: true }));
 }
 
 /** The local projection of a server store, in a file of its own (see openProjectionFile). */
@@ -974,24 +953,31 @@ export function openProjectionFile(path: string, source: string, options: { read
     db.close();
     throw translateError(e, file, 'opening the projection file');
   }
+  return { path: file, ...separateProjections(db, file, 'projection file') };
+}
+
+/** A projection store over a database of its own (a scratch file, a projection file); `close` closes it, then runs `after`. */
+function separateProjections(db: Database.Database, file: string, what: string, after: () => void = () => undefined): { projections: ProjectionStore; close(): void } {
   let closed = false;
-  const open = db;
   const projections = new SqliteProjectionStore(
-    open,
+    db,
     file,
     false,
     () => {
-      if (closed) throw ledgerError('STORE_CLOSED', `${file}: the projection file is closed`, { path: file });
+      if (closed) throw ledgerError('STORE_CLOSED', `${file}: the ${what} is closed`, { path: file });
     },
     true,
   );
   return {
-    path: file,
     projections,
     close() {
       if (closed) return;
       closed = true;
-      open.close();
+      try {
+        db.close();
+      } finally {
+        after();
+      }
     },
   };
 }

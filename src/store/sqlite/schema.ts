@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
 import type { ProposedEvent } from '../port';
-import { isPackableUuid, pack, packedName, packedNameIndex, unpack, uuidBytes, uuidText } from '../packed';
+import { isPackableUuid, pack, packedName, packedNameIndex, unpack, uuidBytes, uuidBytesInto, uuidText } from '../packed';
 
 /** `PRAGMA application_id` of every lineage-ledger SQLite store ('LLDG'). */
 export const SQLITE_APPLICATION_ID = 0x4c4c4447;
@@ -225,10 +225,15 @@ export function decodeEventRow(
   return { eventId, type, data: body[0], metadata: body[1] };
 }
 
-/** The `key` column of a projection entry: the 16 bytes of a lowercase UUID, else the key itself. */
+/**
+ * The `key` column of a projection entry: the 16 bytes of a lowercase UUID, else the key itself.
+ * A UUID's bytes are in a buffer reused by the next call: bind it at once (SQLite copies it).
+ */
 export function projectionKeyColumn(key: string | number): Buffer | string | number {
-  return typeof key === 'string' && isPackableUuid(key) ? uuidBytes(key) : key;
+  return typeof key === 'string' && uuidBytesInto(key, KEY_SCRATCH) ? KEY_SCRATCH : key;
 }
+
+const KEY_SCRATCH = Buffer.alloc(16);
 
 /** A projection key read from its `key` column. */
 export function projectionKeyOf(column: unknown): string | number {
