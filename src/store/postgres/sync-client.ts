@@ -81,6 +81,9 @@ port.on('message', async (m) => {
 });
 `;
 
+/** Something to wait on for a millisecond (never notified). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 export class SyncPgClient {
   private readonly worker: Worker;
   private readonly port: MessagePort;
@@ -112,7 +115,13 @@ export class SyncPgClient {
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage({ queries });
     const waited = Atomics.wait(this.flag, 0, 0, this.timeoutMs);
-    const answer = receiveMessageOnPort(this.port) as { message: { ok: boolean; results?: unknown[][][]; message?: string; code?: string } } | undefined;
+    type Answer = { message: { ok: boolean; results?: unknown[][][]; message?: string; code?: string } } | undefined;
+    let answer = receiveMessageOnPort(this.port) as Answer;
+    // woken, yet no answer on the port yet: give the message a moment to arrive before calling the worker gone
+    for (let i = 0; answer === undefined && waited !== 'timed-out' && i < 1000; i++) {
+      Atomics.wait(PAUSE, 0, 0, 1);
+      answer = receiveMessageOnPort(this.port) as Answer;
+    }
     if (answer === undefined) {
       throw new SyncQueryError(waited === 'timed-out' ? `no answer from PostgreSQL within ${this.timeoutMs} ms` : 'the projection worker stopped', 'TIMEOUT');
     }
