@@ -68,6 +68,8 @@ export function defaultPayloadDir(sqlitePath: string): string {
 export class PayloadStore {
   /** The folder holding the bodies (absolute). */
   readonly dir: string;
+  /** Folders this store has made or found (a write into one needs no mkdir). */
+  private readonly folders = new Set<string>();
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -185,12 +187,16 @@ export class PayloadStore {
   /** Writes a body atomically (temporary file, rename); with `durable`, fsyncs it and its folder. The file written, or null when an intact one was there. */
   private write(hash: string, bytes: Uint8Array, durable: boolean): string | null {
     const file = this.pathOf(hash);
-    const existing = this.get(hash);
+    // (a new body is the common case: look before reading, a failed read costs an exception)
+    const existing: PayloadRead = fs.existsSync(file) ? this.get(hash) : { status: 'missing' };
     // an intact body may still be unsynced (written for a command that was then rejected): the
     // caller of an unsynced write syncs it too, which costs little when it is already on disk
     if (existing.status === 'available') return durable ? null : file;
     const folder = path.dirname(file);
-    fs.mkdirSync(folder, { recursive: true });
+    if (!this.folders.has(folder)) {
+      fs.mkdirSync(folder, { recursive: true });
+      this.folders.add(folder);
+    }
     const tmp = path.join(folder, `.${hash}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     let fd: number | undefined;
     try {
@@ -205,6 +211,8 @@ export class PayloadStore {
     } catch (e) {
       if (fd !== undefined) fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
+      // the folder went away since this store made it: make it again, once
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && this.folders.delete(folder)) return this.write(hash, bytes, durable);
       throw ledgerError('STORE_UNAVAILABLE', 'a payload body could not be written', { path: 'payloadRef', hash }, e);
     }
   }

@@ -37,6 +37,19 @@ describe('payload store (content-addressed folder)', () => {
     expect(store.get(hash).status).toBe('available');
   });
 
+  it('writes into a folder removed since the store made it (made again)', () => {
+    const store = PayloadStore.open(dir);
+    const hash = store.put(Buffer.from('first'));
+    fs.rmSync(path.dirname(store.pathOf(hash)), { recursive: true });
+    // a body whose name falls in the same folder
+    let other = Buffer.from('x');
+    for (let i = 0; sha(other).slice(0, 2) !== hash.slice(0, 2); i++) other = Buffer.from(`x${i}`);
+    const again = store.put(other);
+    expect(store.get(again).status).toBe('available');
+    expect(store.put(Buffer.from('first'))).toBe(hash);
+    expect(store.get(hash).status).toBe('available');
+  });
+
   it('says missing for an absent body and after delete', () => {
     const store = PayloadStore.open(dir);
     const hash = store.put(Buffer.from('x'));
