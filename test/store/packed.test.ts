@@ -128,6 +128,10 @@ describe('UUIDs', () => {
     const id = '01a23c41-7ea1-7002-8b14-242086d53f46';
     expect(isPackableUuid(id)).toBe(true);
     expect(isPackableUuid(id.toUpperCase())).toBe(false);
+    for (const near of ['01a23c41-7ea1-7002-8b14-242086d53f4g', '01a23c41-7ea1-7002-8b14+242086d53f46', '01a23c417-ea1-7002-8b14-242086d53f46', `${id.slice(0, 35)}\u00e9`]) {
+      expect(isPackableUuid(near)).toBe(false);
+      expect(unpack(pack(near))).toBe(near);
+    }
     expect(uuidBytes(id)).toHaveLength(16);
     expect(uuidText(uuidBytes(id))).toBe(id);
   });
