@@ -230,6 +230,12 @@ export function uuidText(b: Buffer, at = 0): string {
 const UUID_SCRATCH = Buffer.alloc(36);
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
+/** Writes into `out` the first context value that is a UUID (the reference of a value's first UuidNear); false when there is none. */
+function startUuid(context: readonly unknown[], out: Buffer): boolean {
+  for (const c of context) if (typeof c === 'string' && uuidBytesInto(c, out)) return true;
+  return false;
+}
+
 /** A value as JSON.stringify sees it: what its toJSON returns, when it has one. */
 function withToJSON(v: unknown, key: string): unknown {
   return v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function' ? (v as { toJSON(k: string): unknown }).toJSON(key) : v;
@@ -258,14 +264,7 @@ class PackWriter {
     this.at = 0;
     this.strings.clear();
     this.context = context;
-    this.hasLast = false;
-    for (const c of context) {
-      if (typeof c === 'string' && isPackableUuid(c)) {
-        this.last.write(uuidHex(c), 0, 16, 'hex');
-        this.hasLast = true;
-        break;
-      }
-    }
+    this.hasLast = startUuid(context, this.last);
   }
 
   /** Writes `s` when it is a lowercase UUID (false when it is not). */
@@ -480,14 +479,7 @@ class PackReader {
     this.context = context;
     this.at = 0;
     this.strings.length = 0;
-    this.hasLast = false;
-    for (const c of context) {
-      if (typeof c === 'string' && isPackableUuid(c)) {
-        this.last.write(uuidHex(c), 0, 16, 'hex');
-        this.hasLast = true;
-        break;
-      }
-    }
+    this.hasLast = startUuid(context, this.last);
   }
 
   /** Lets go of the value read (a reader kept between values holds no buffer). */
