@@ -185,14 +185,7 @@ export function isPackableUuid(s: string): boolean {
 
 const CHECK_SCRATCH = Buffer.alloc(16);
 
-function uuidHex(s: string): string {
-  return s.slice(0, 8) + s.slice(9, 13) + s.slice(14, 18) + s.slice(19, 23) + s.slice(24);
-}
 
-/** A lowercase UUID as its 16 bytes. */
-export function uuidBytes(s: string): Buffer {
-  return Buffer.from(uuidHex(s), 'hex');
-}
 
 const NIBBLE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;

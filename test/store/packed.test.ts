@@ -3,7 +3,7 @@
  * rules for what is not JSON, damage detected, and a dictionary that only grows at its end.
  */
 import { createHash } from 'node:crypto';
-import { isPackableUuid, pack, PACKED_NAMES, PACKED_SHAPES, PackedFormatError, packedNameIndex, unpack, uuidBytes, uuidText } from '../../src/store/packed';
+import { isPackableUuid, pack, PACKED_NAMES, PACKED_SHAPES, PackedFormatError, packedNameIndex, unpack, uuidBytesInto, uuidText } from '../../src/store/packed';
 
 const viaJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
 
@@ -132,8 +132,10 @@ describe('UUIDs', () => {
       expect(isPackableUuid(near)).toBe(false);
       expect(unpack(pack(near))).toBe(near);
     }
-    expect(uuidBytes(id)).toHaveLength(16);
-    expect(uuidText(uuidBytes(id))).toBe(id);
+    const bytes = Buffer.alloc(16);
+    expect(uuidBytesInto(id, bytes)).toBe(true);
+    expect(bytes.toString('hex')).toBe(id.replace(/-/g, ''));
+    expect(uuidText(bytes)).toBe(id);
   });
 });
 

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { isLedgerError, LedgerError, ledgerError } from '../../errors';
 import type { ProposedEvent } from '../port';
-import { isPackableUuid, pack, packedName, packedNameIndex, unpack, uuidBytes, uuidBytesInto, uuidText } from '../packed';
+import { isPackableUuid, pack, packedName, packedNameIndex, unpack, uuidBytesInto, uuidText } from '../packed';
 
 /** `PRAGMA application_id` of every lineage-ledger SQLite store ('LLDG'). */
 export const SQLITE_APPLICATION_ID = 0x4c4c4447;
@@ -162,7 +162,8 @@ export interface EventRow {
 
 /** The `event_id` column of an event id. */
 export function eventIdColumn(eventId: string): Buffer | string {
-  return isPackableUuid(eventId) ? uuidBytes(eventId) : eventId;
+  const bytes = Buffer.allocUnsafe(16);
+  return uuidBytesInto(eventId, bytes) ? bytes : eventId;
 }
 
 /** An event id read from the `event_id` column. */
