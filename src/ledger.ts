@@ -15,7 +15,7 @@ import { evolve } from './projections/evolve';
 import { emptyRunState, RunState } from './projections/state';
 import { BeginRunInput, decideBeginRun, decidePayloadsPurged } from './recorder/commands';
 import { envelopes, foldForAppend, RecorderDeps, RunHandle } from './recorder/run-handle';
-import { DeferredProjection, openPersistedState, PersistedRunState, setReadAhead } from './projections/persisted';
+import { DeferredProjection, openPersistedState, PersistedRunState, readSnapshot, setReadAhead } from './projections/persisted';
 import type { EventStore, ProjectionStore } from './store/port';
 import { openScratchProjections, ScratchProjections } from './store/sqlite';
 import { openStore, parseStoreUrl } from './store/url';
@@ -500,12 +500,14 @@ export class Ledger {
     const q = validateLineageQuery(query, true);
     const state = await this.loadRun(q.runId, options);
     const payloads = this.payloads;
-    if (q.tokenId !== undefined) return explainToken(state, q.tokenId, { payloads });
-    return explainRow(
-      state,
-      { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) },
-      { ...(q.sink !== undefined ? { sink: q.sink } : {}), payloads },
-    );
+    return readSnapshot(state, () => {
+      if (q.tokenId !== undefined) return explainToken(state, q.tokenId, { payloads });
+      return explainRow(
+        state,
+        { ...(q.rowId !== undefined ? { rowId: q.rowId } : {}), ...(q.rowIndex !== undefined ? { rowIndex: q.rowIndex } : {}) },
+        { ...(q.sink !== undefined ? { sink: q.sink } : {}), payloads },
+      );
+    });
   }
 
   /**
@@ -656,13 +658,14 @@ export class Ledger {
     const q = validateLineageQuery(query, false);
     const state = await this.loadRun(q.runId, options);
     const { runId: _runId, ...rest } = q;
-    return descendants(state, rest);
+    return readSnapshot(state, () => descendants(state, rest));
   }
 
   /** The audit check: every violation of the audit invariants in the run (as of `asOf`). `ok` when there is none. */
   async check(runId: string, options: ReadOptions = {}): Promise<CheckResult> {
     if (typeof runId !== 'string' || runId.length === 0) throw ledgerError('INVALID_INPUT', 'runId: expected a non-empty string', { path: 'runId' });
-    return checkRun(await this.loadRun(runId, options));
+    const state = await this.loadRun(runId, options);
+    return readSnapshot(state, () => checkRun(state));
   }
 }
 

@@ -292,6 +292,11 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     super();
   }
 
+  /** Runs `read` against one snapshot of the tables (see ProjectionTables.snapshot). */
+  snapshot<T>(read: () => T): T {
+    return this.tables.snapshot !== undefined ? this.tables.snapshot(read) : read();
+  }
+
   private cached(key: K): V | undefined {
     let v = this.young.get(key);
     if (v !== undefined) return v;
@@ -302,11 +307,17 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
       return v;
     }
     if (this.isAbsent(key)) return undefined;
-    if (this.readAhead > 0 && this.aheadCovers(key)) {
-      v = this.ahead.get(key);
+    let read: unknown = NOT_COVERED;
+    if (this.shared !== null) read = this.shared.read(this.id, key);
+    else if (this.readAhead > 0 && this.aheadCovers(key)) {
+      read = this.ahead.get(key);
       this.aheadHits++;
-    } else if (typeof key === 'string' && this.tracker?.fresh.has(key) === true) return undefined;
-    else v = this.tables.get(this.id, key) as V | undefined;
+    }
+    if (read === NOT_COVERED) {
+      if (typeof key === 'string' && this.tracker?.fresh.has(key) === true) return undefined;
+      read = this.tables.get(this.id, key);
+    }
+    v = read as V | undefined;
     if (v === undefined) {
       this.noteAbsent(key);
       return undefined;
@@ -335,12 +346,27 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     return this.tables.compareKeys ?? jsOrder;
   }
 
-  setReadAhead(entries: number): void {
+  /** The read-ahead of all the state's maps at once, when the tables can read every map in one key range (SQLite). */
+  private shared: SharedReadAhead | null = null;
+
+  /** @internal the tables of this map (setReadAhead shares one read-ahead between maps over the same tables). */
+  get source(): ProjectionTables {
+    return this.tables;
+  }
+
+  setReadAhead(entries: number, shared: SharedReadAhead | null = null): void {
+    this.shared = entries > 0 ? shared : null;
     this.readAhead = entries;
     this.ahead = new Map();
     this.aheadFrom = null;
     this.aheadLoads = 0;
     this.aheadHits = 0;
+  }
+
+  /** A write makes what was read ahead stale: stop reading ahead (every map of the state, when shared). */
+  private stopReadAhead(): void {
+    if (this.shared !== null) this.shared.stop();
+    if (this.readAhead > 0) this.setReadAhead(0);
   }
 
   private aheadCovers(key: K): boolean {
@@ -416,7 +442,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     this.old.delete(key);
     this.absentYoung.delete(key);
     this.absentOld.delete(key);
-    if (this.readAhead > 0) this.setReadAhead(0);
+    this.stopReadAhead();
     this.tracker!.touch(this, key);
     return this;
   }
@@ -428,7 +454,7 @@ export class PersistedMap<K extends string | number, V> extends Map<K, V> implem
     this.pinned.set(key, { value: DELETED, ticket: UNCOLLECTED });
     this.young.delete(key);
     this.old.delete(key);
-    if (this.readAhead > 0) this.setReadAhead(0);
+    this.stopReadAhead();
     this.tracker!.touch(this, key);
     return true;
   }
@@ -653,9 +679,117 @@ function jsOrder(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Makes every persisted map of the state read ahead on misses (for a reader that walks the run in creation order); 0 turns it off. */
+/**
+ * Makes every persisted map of the state read ahead on misses (for a reader that walks the run in
+ * creation order); 0 turns it off. `entries` is per map; tables that read every map of a key range
+ * at once (ProjectionTables.pageAllFromKey) give the maps one shared read-ahead of SHARED_FACTOR
+ * times as many entries, one query for all of them.
+ */
 export function setReadAhead(state: RunState, entries: number): void {
-  for (const v of Object.values(state)) if (v instanceof PersistedMap) v.setReadAhead(entries);
+  const maps = Object.values(state).filter((v): v is PersistedMap<string | number, unknown> => v instanceof PersistedMap);
+  const tables = maps[0]?.source;
+  const shared = entries > 0 && tables?.pageAllFromKey !== undefined ? new SharedReadAhead(tables, entries * SHARED_FACTOR) : null;
+  for (const m of maps) m.setReadAhead(entries, shared);
+}
+
+/** Entries of a shared read-ahead window per map entry of a per-map one (a window holds every map's entries). */
+const SHARED_FACTOR = 16;
+
+/** A lookup the read-ahead cannot answer (outside what it read, or turned off): ask the table. */
+const NOT_COVERED: unique symbol = Symbol('not covered');
+
+/** Entries of every map over a key range [from, to) (to null: to the end of the table). */
+interface Window {
+  readonly from: string | number;
+  readonly to: string | number | null;
+  readonly byMap: ReadonlyMap<number, ReadonlyMap<string | number, unknown>>;
+}
+
+/**
+ * One read-ahead for every persisted map of a state, over tables clustered by key (SQLite): a miss
+ * reads the next `size` entries of ALL maps in key order. Ids made together (a row, its tokens,
+ * their states) are neighbours in key order, so a reader walking the run in creation order finds
+ * nearly every lookup, present or absent, inside what one query read. Two windows are kept, the
+ * newer continuing where the older ends: a row's last facts (its outcome, made while later rows
+ * were recorded) lie ahead of the rows that follow it in the walk. Turns itself off when lookups do
+ * not follow key order, and for good on any write.
+ */
+class SharedReadAhead {
+  private current: Window | null = null;
+  private previous: Window | null = null;
+  private loads = 0;
+  private hits = 0;
+  private off = false;
+  private readonly compare: (a: string | number, b: string | number) => number;
+
+  constructor(
+    private readonly tables: ProjectionTables,
+    private readonly size: number,
+  ) {
+    this.compare = tables.compareKeys ?? jsOrder;
+  }
+
+  /** The entry of `map` under `key` (undefined when the table has none), or NOT_COVERED. */
+  read(map: number, key: string | number): unknown {
+    if (this.off) return NOT_COVERED;
+    // ranges compare as SQLite orders the keys: numbers, text by bytes (JS order for ASCII), then UUIDs
+    if (typeof key === 'string' && !isAscii(key)) return NOT_COVERED;
+    let w = this.windowOf(key);
+    if (w === null) {
+      if (this.loads >= 16 && this.hits < this.loads * 8) {
+        this.stop(); // lookups do not follow key order here
+        return NOT_COVERED;
+      }
+      const end = this.current?.to ?? null;
+      // just ahead of what was read: go on from its end, keeping it
+      if (end !== null && this.compare(key, end) >= 0) w = this.load(end, key);
+      if (w === null) w = this.load(key, key);
+      if (w === null) return NOT_COVERED;
+    }
+    this.hits++;
+    return w.byMap.get(map)?.get(key);
+  }
+
+  stop(): void {
+    this.off = true;
+    this.current = null;
+    this.previous = null;
+  }
+
+  private covers(w: Window | null, key: string | number): boolean {
+    return w !== null && this.compare(key, w.from) >= 0 && (w.to === null || this.compare(key, w.to) < 0);
+  }
+
+  private windowOf(key: string | number): Window | null {
+    if (this.covers(this.current, key)) return this.current;
+    if (this.covers(this.previous, key)) return this.previous;
+    return null;
+  }
+
+  /** Reads the window from `from` on; the window if it covers `key`, else null. */
+  private load(from: string | number, key: string | number): Window | null {
+    const rows = this.tables.pageAllFromKey!(from, this.size);
+    this.loads++;
+    const byMap = new Map<number, Map<string | number, unknown>>();
+    for (const [map, k, value] of rows) {
+      let m = byMap.get(map);
+      if (m === undefined) byMap.set(map, (m = new Map()));
+      m.set(k, value);
+    }
+    this.previous = this.current;
+    this.current = { from, to: rows.length < this.size ? null : rows[rows.length - 1]![1], byMap };
+    return this.covers(this.current, key) ? this.current : null;
+  }
+}
+
+/**
+ * Runs a synchronous read of the state (explain, descendants, check) against one snapshot of its
+ * tables, in one read transaction where the store has them: every lookup sees the same committed
+ * tables, and each costs a fraction of one in a transaction of its own. A state held in memory
+ * just runs it.
+ */
+export function readSnapshot<T>(state: RunState, read: () => T): T {
+  return state.rows instanceof PersistedMap ? state.rows.snapshot(read) : read();
 }
 
 /** Whether a state's collections are read from tables (as opposed to held whole in memory). */

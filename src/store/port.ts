@@ -92,6 +92,8 @@ export interface ProjectionDelta {
 
 /** A row of a projection table as read: [ordinal, key, value]; the value is decoded (what JSON.parse gives for the text written). */
 export type ProjectionRow = readonly [ordinal: number, key: string | number, value: unknown];
+/** An entry of a read across maps (pageAllFromKey): its map, key and value (decoded). */
+export type ProjectionMapRow = readonly [map: number, key: string | number, value: unknown];
 
 /**
  * One run's projection tables, as a store keeps them. Keys are unique per map; pages come in insertion order.
@@ -109,8 +111,19 @@ export interface ProjectionTables {
   pageFromKey(map: number, from: string | number, limit: number): readonly ProjectionRow[];
   /** Entries with key > `after` (null: from the first), in key order. */
   pageByKey(map: number, after: string | number | null, limit: number): readonly ProjectionRow[];
-  /** The key order of pageFromKey and pageByKey, when it is not JavaScript's `<` on the keys (SQLite keeps UUID keys as bytes, after other text). */
+  /**
+   * Entries of EVERY map with key >= `from`, in order of key then map: [map, key, value]. Present
+   * where the table is clustered by key (SQLite), so that one query reads ahead for all the maps.
+   */
+  pageAllFromKey?(from: string | number, limit: number): readonly ProjectionMapRow[];
+  /** The key order of pageFromKey, pageByKey and pageAllFromKey, when it is not JavaScript's `<` on the keys (SQLite keeps UUID keys as bytes, after other text). */
   readonly compareKeys?: (a: string | number, b: string | number) => number;
+  /**
+   * Runs `read` (synchronous) with all its reads in one read transaction, where the store has
+   * them: every read sees the same committed state, and each costs less (SQLite starts no
+   * transaction per statement). Inside a transaction already open, `read` just runs.
+   */
+  readonly snapshot?: <T>(read: () => T) => T;
 }
 
 /** A store's persisted projection of one run, as found when opened. */

@@ -14,13 +14,14 @@ import { isPersistedState, PersistedMap } from '../../src/projections/persisted'
 import type { RunState } from '../../src/projections/state';
 import { runStreamId } from '../../src/events/envelope';
 import { openSqliteStore, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite';
-import { rewriteAsLegacy } from '../support/legacy-sqlite';
+import { rewriteAsLegacy, rewriteProjectionAsLayout1 } from '../support/legacy-sqlite';
 import { openStore, parseStoreUrl } from '../../src/store/url';
 import { redactUrl } from '../../src/store/postgres';
 import { describePostgres, dropSchema, freshSchema, sql, urlWithSchema } from '../store/postgres/helpers';
 import { PROJECTION_FOLD_VERSION, type EventStore } from '../../src/store/port';
 import { recordReferenceRow, recordReferenceRun, registerReferenceGraph } from '../../src/workloads/reference';
 import { recordDemoRun } from '../../src/workloads/demo';
+import { PayloadStore } from '../../src/payloads/store';
 import { comparable } from '../subscriptions/follow-support';
 import { expectLedgerError, makeTempDir, removeDir } from '../store/sqlite/helpers';
 
@@ -321,6 +322,7 @@ function projectionSuite(b: Backend): void {
       () => tables.page(8, 0, 10),
       () => tables.pageByKey(8, null, 10),
       () => tables.pageFromKey(8, rowIds[0]!, 10),
+      ...(tables.pageAllFromKey !== undefined ? [() => tables.pageAllFromKey!(rowIds[0]!, 10)] : []),
     ]) {
       const error = await expectLedgerError(async () => read(), 'STORE_CORRUPT');
       expect(error.message.startsWith(`${b.where()}: `)).toBe(true);
@@ -457,6 +459,50 @@ test('a read-only open of a file whose rows another fold version wrote does not 
   expect(comparable(state)).toEqual(comparable(await folded(ro, demo.runId)));
   await ro.close();
   expect(fs.readFileSync(file()).equals(bytes)).toBe(true);
+});
+
+describe('a file whose projection table has the first layout of version 3 (clustered by run, map, key)', () => {
+  let runId: string;
+  let explained: unknown;
+  const layout = (): { pk: string; meta: unknown } => {
+    const raw = new Database(file(), { readonly: true });
+    try {
+      const sql = raw.prepare("SELECT sql FROM sqlite_master WHERE name = 'projection'").pluck().get() as string;
+      return { pk: /PRIMARY KEY \(([^)]*)\)/.exec(sql)![1]!, meta: raw.prepare("SELECT value FROM ledger_meta WHERE key = 'projection_layout'").pluck().get() };
+    } finally {
+      raw.close();
+    }
+  };
+  beforeEach(async () => {
+    const ledger = await openLedger({ store: `sqlite:${file()}` });
+    runId = (await recordDemoRun(ledger)).runId;
+    const state = await ledger.loadRun(runId);
+    explained = await ledger.explain({ runId, tokenId: [...state.tokens.keys()].at(-1)! });
+    await ledger.close();
+    expect(layout()).toEqual({ pk: 'run_key, key, map', meta: '2' });
+    rewriteProjectionAsLayout1(file());
+    expect(layout()).toEqual({ pk: 'run_key, map, key', meta: undefined });
+  });
+
+  test('a read-only open does not read it: the run is folded in memory, the same explanation, nothing written', async () => {
+    const bytes = fs.readFileSync(file());
+    const ro = new Ledger(await openSqliteStore(file(), { readonly: true }), undefined, undefined, PayloadStore.at(`${file()}.payloads`));
+    expect(ro.store.projections ?? null).toBeNull();
+    const state = await ro.loadRun(runId);
+    expect(isPersistedState(state)).toBe(false);
+    expect(await ro.explain({ runId, tokenId: (explained as { tokenId: string }).tokenId })).toEqual(explained);
+    await ro.close();
+    expect(fs.readFileSync(file()).equals(bytes)).toBe(true);
+  });
+
+  test('a read-write open makes the table again in the current layout, empty, and the first read rebuilds it from the events', async () => {
+    const rw = await openLedger({ store: `sqlite:${file()}` });
+    expect(layout()).toEqual({ pk: 'run_key, key, map', meta: '2' });
+    expect(projectionVersion(file(), runId)).toBeUndefined();
+    expect(await rw.explain({ runId, tokenId: (explained as { tokenId: string }).tokenId })).toEqual(explained);
+    await expectTablesMatchEvents(rw, runId);
+    await rw.close();
+  });
 });
 
 test('a read-only store whose tables are behind folds the missing part in memory and writes nothing', async () => {

@@ -6,6 +6,7 @@ import { isLedgerError } from '../../src/errors';
 import { collectPages, ProposedEvent, StoredEvent } from '../../src/store/port';
 import { openSqliteStore, SQLITE_APPLICATION_ID, SQLITE_SCHEMA_VERSION, SQLITE_STATEMENTS, SqliteEventStore } from '../../src/store/sqlite';
 import { createWriter, Writer } from '../../src/store/sqlite/writer';
+import { projectionValueColumn } from '../../src/store/sqlite/schema';
 import { describeEventStoreContract, ev } from './contract';
 import { expectLedgerError, makeTempDir, removeDir, snapshot } from './sqlite/helpers';
 
@@ -314,6 +315,62 @@ describe('SQLite store: the compact layout', () => {
     expect(tables.page(99, 0, 100).map((r) => r[1])).toEqual(keys); // insertion order
     for (const k of keys) expect(tables.get(99, k)).toEqual({ i: keys.indexOf(k), k });
     await s.close();
+  });
+
+  test('a read across maps (pageAllFromKey) gives the entries of every map in order of key, then map', async () => {
+    const s = await openStore();
+    await s.append('run-r', [ev('A')], 'no_stream');
+    const uuids = [randomUUID(), randomUUID(), randomUUID()];
+    const keys: (string | number)[] = [...uuids, 'zeta', 'alpha', 7, 3];
+    // map 97 has every key, map 98 every other one, map 99 none but the last UUID
+    const entries: (readonly [number, string | number, string])[] = [];
+    keys.forEach((k, i) => {
+      entries.push([97, k, JSON.stringify({ m: 97, i })]);
+      if (i % 2 === 0) entries.push([98, k, JSON.stringify({ m: 98, i })]);
+    });
+    entries.push([99, uuids[2]!, '"last"']);
+    s.projections!.write('run-r', { fromVersion: -1, toVersion: 0, recordedAt: null, entries });
+    const tables = s.projections!.open('run-r').tables;
+    const compare = tables.compareKeys!;
+    const expected = entries
+      .map(([m, k]) => [m, k, m === 99 ? 'last' : { m, i: keys.indexOf(k) }] as const)
+      .sort((a, b) => compare(a[1], b[1]) || a[0] - b[0]);
+    expect(tables.pageAllFromKey!(3, 100)).toEqual(expected);
+    for (const from of keys) {
+      expect(tables.pageAllFromKey!(from, 100)).toEqual(expected.filter(([, k]) => compare(k, from) >= 0));
+      expect(tables.pageAllFromKey!(from, 2)).toEqual(expected.filter(([, k]) => compare(k, from) >= 0).slice(0, 2));
+    }
+    await s.close();
+  });
+
+  test('reads inside snapshot() see one committed state, though another connection commits meanwhile', async () => {
+    const s = await openStore();
+    await s.append('run-r', [ev('A')], 'no_stream');
+    s.projections!.write('run-r', { fromVersion: -1, toVersion: 0, recordedAt: null, entries: [[99, 'k', '"before"']] });
+    const tables = s.projections!.open('run-r').tables;
+    const other = new Database(file);
+    try {
+      const change = other.prepare('UPDATE projection SET value = ? WHERE map = 99');
+      // the other connection writes the encoding the store writes
+      const packed = (v: string): Buffer => projectionValueColumn(JSON.stringify(v), 'k');
+      const seen = tables.snapshot!(() => {
+        const first = tables.get(99, 'k');
+        change.run(packed('during'));
+        return [first, tables.get(99, 'k')];
+      });
+      expect(seen).toEqual(['before', 'before']);
+      expect(tables.get(99, 'k')).toBe('during');
+      // a snapshot inside a snapshot just runs; a read that throws ends the snapshot
+      expect(tables.snapshot!(() => tables.snapshot!(() => tables.get(99, 'k')))).toBe('during');
+      expect(() => tables.snapshot!(() => {
+        throw new Error('boom');
+      })).toThrow('boom');
+      change.run(packed('after'));
+      expect(tables.get(99, 'k')).toBe('after');
+    } finally {
+      other.close();
+      await s.close();
+    }
   });
 });
 

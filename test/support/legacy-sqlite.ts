@@ -72,3 +72,27 @@ export function rewriteAsLegacy(file: string, version: 1 | 2): void {
     db.close();
   }
 }
+
+/**
+ * Rewrites a current file's projection table in layout 1 (clustered by run, map, key; no
+ * `projection_layout` in ledger_meta), the layout the first files of schema version 3 have, with
+ * the same entries.
+ */
+export function rewriteProjectionAsLayout1(file: string): void {
+  const db = new Database(file);
+  try {
+    db.exec(`
+      BEGIN;
+      ALTER TABLE projection RENAME TO projection_now;
+      DROP INDEX projection_by_order;
+      CREATE TABLE projection (run_key INTEGER NOT NULL, map INTEGER NOT NULL, key NOT NULL, id INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (run_key, map, key)) WITHOUT ROWID;
+      INSERT INTO projection SELECT run_key, map, key, id, value FROM projection_now;
+      DROP TABLE projection_now;
+      CREATE INDEX projection_by_order ON projection (run_key, map, id);
+      DELETE FROM ledger_meta WHERE key = 'projection_layout';
+      COMMIT;
+    `);
+  } finally {
+    db.close();
+  }
+}

@@ -59,6 +59,7 @@ import {
   pagesFrom,
   PROJECTION_FOLD_VERSION,
   ProjectionDelta,
+  ProjectionMapRow,
   ProjectionRow,
   ProjectionStore,
   ProjectionTables,
@@ -86,7 +87,9 @@ import {
   projectionValueColumn,
   projectionValueOf,
   REQUIRED_OBJECTS,
+  PROJECTION_ENTRIES_SQL,
   PROJECTION_FILE_APPLICATION_ID,
+  PROJECTION_LAYOUT_VERSION,
   PROJECTION_TABLES_SQL,
   SCHEMA_SQL,
   SQL,
@@ -306,6 +309,7 @@ function initialiseIfEmpty(db: Database.Database, file: string): void {
       meta.run('created_by', 'lineage-ledger');
       meta.run('created_at', new Date().toISOString());
       meta.run('projection_fold', String(PROJECTION_FOLD_VERSION));
+      meta.run('projection_layout', String(PROJECTION_LAYOUT_VERSION));
       db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     }
@@ -365,7 +369,8 @@ function upgradeIfOlder(db: Database.Database, file: string): void {
         if (rows.length < UPGRADE_PAGE) break;
       }
       db.exec('DROP TABLE legacy_events; DROP TABLE legacy_streams');
-      db.prepare("INSERT INTO ledger_meta (key, value) VALUES ('projection_fold', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(PROJECTION_FOLD_VERSION));
+      setMeta(db, 'projection_fold', PROJECTION_FOLD_VERSION);
+      setMeta(db, 'projection_layout', PROJECTION_LAYOUT_VERSION);
       db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'").run(String(SQLITE_SCHEMA_VERSION));
       db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
     }
@@ -382,20 +387,47 @@ function projectionFoldOf(db: Database.Database): number {
   return v === undefined ? 1 : Number(v);
 }
 
-/** Deletes projection rows written by another fold version (see PROJECTION_FOLD_VERSION), in one write transaction. */
+/** The layout of the file's projection table (1 when not recorded; see PROJECTION_LAYOUT_VERSION). */
+function projectionLayoutOf(db: Database.Database): number {
+  const v = db.prepare("SELECT value FROM ledger_meta WHERE key = 'projection_layout'").pluck().get() as string | undefined;
+  return v === undefined ? 1 : Number(v);
+}
+
+/** Whether the file's projection rows can be read as they are: written by this fold, in this layout. */
+function projectionIsCurrent(db: Database.Database): boolean {
+  return projectionFoldOf(db) === PROJECTION_FOLD_VERSION && projectionLayoutOf(db) === PROJECTION_LAYOUT_VERSION;
+}
+
+function setMeta(db: Database.Database, key: string, value: number): void {
+  db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, String(value));
+}
+
+/**
+ * Inside a write transaction: empties the projection tables of a file whose rows were written by
+ * another fold version (see PROJECTION_FOLD_VERSION) or in another layout (the table is made again
+ * in this one; see PROJECTION_LAYOUT_VERSION). They are rebuilt from the events on the next read.
+ */
+function resetProjectionTables(db: Database.Database): void {
+  if (projectionLayoutOf(db) !== PROJECTION_LAYOUT_VERSION) {
+    db.exec('DROP TABLE projection');
+    db.exec(PROJECTION_ENTRIES_SQL);
+  } else db.exec('DELETE FROM projection');
+  db.exec('DELETE FROM projection_runs');
+  setMeta(db, 'projection_fold', PROJECTION_FOLD_VERSION);
+  setMeta(db, 'projection_layout', PROJECTION_LAYOUT_VERSION);
+}
+
+/** Resets projection rows of another fold version or layout (resetProjectionTables), in one write transaction. */
 function resetStaleProjections(db: Database.Database, file: string): void {
   const hasProjection = (): boolean => (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
-  if (!hasProjection() || projectionFoldOf(db) === PROJECTION_FOLD_VERSION) return;
+  if (!hasProjection() || projectionIsCurrent(db)) return;
   db.exec('BEGIN IMMEDIATE');
   try {
-    if (projectionFoldOf(db) !== PROJECTION_FOLD_VERSION) {
-      db.exec('DELETE FROM projection; DELETE FROM projection_runs');
-      db.prepare("INSERT INTO ledger_meta (key, value) VALUES ('projection_fold', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(PROJECTION_FOLD_VERSION));
-    }
+    if (!projectionIsCurrent(db)) resetProjectionTables(db);
     db.exec('COMMIT');
   } catch (e) {
     if (db.inTransaction) db.exec('ROLLBACK');
-    throw translateError(e, file, 'resetting projections written by another version of the fold');
+    throw translateError(e, file, 'resetting projections written by another version of the fold or in another layout');
   }
 }
 
@@ -495,8 +527,8 @@ export class SqliteEventStore implements EventStore {
       listStreams: p(sql.listStreams, false, true),
     };
     const hasProjection = !this.legacy && (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'projection_runs'").pluck().get() as number) === 1;
-    // rows of another fold version are not used (a writable open has already deleted them)
-    const current = hasProjection && projectionFoldOf(db) === PROJECTION_FOLD_VERSION;
+    // rows of another fold version or layout are not used (a writable open has already reset them)
+    const current = hasProjection && projectionIsCurrent(db);
     this.projections = current ? new SqliteProjectionStore(db, path, readonly, () => this.assertOpen()) : null;
   }
 
@@ -927,6 +959,7 @@ export function openProjectionFile(path: string, source: string, options: { read
         meta.run('schema_version', String(SQLITE_SCHEMA_VERSION));
         meta.run('source', source);
         meta.run('projection_fold', String(PROJECTION_FOLD_VERSION));
+        meta.run('projection_layout', String(PROJECTION_LAYOUT_VERSION));
         db.pragma(`application_id = ${PROJECTION_FILE_APPLICATION_ID}`);
         db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`);
       } else {
@@ -939,10 +972,7 @@ export function openProjectionFile(path: string, source: string, options: { read
         if (was !== source) {
           throw ledgerError('INVALID_INPUT', `${file}: this projection file belongs to the store ${String(was)}, not ${source}; give each store its own projection file`, { path: file });
         }
-        if (Number(meta('projection_fold')) !== PROJECTION_FOLD_VERSION) {
-          db.exec('DELETE FROM projection; DELETE FROM projection_runs');
-          db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'projection_fold'").run(String(PROJECTION_FOLD_VERSION));
-        }
+        if (!projectionIsCurrent(db)) resetProjectionTables(db);
       }
       db.exec('COMMIT');
     } catch (e) {
@@ -998,7 +1028,9 @@ class SqliteProjectionStore implements ProjectionStore {
     | 'page'
     | 'firstByKey'
     | 'pageByKey'
+    | 'pageAll'
     | 'begin'
+    | 'beginRead'
     | 'revision'
     | 'commit'
     | 'rollback',
@@ -1029,7 +1061,9 @@ class SqliteProjectionStore implements ProjectionStore {
       page: p(SQL.projectionPage).raw(true),
       firstByKey: p(SQL.projectionFirstByKey).raw(true),
       pageByKey: p(SQL.projectionPageByKey).raw(true),
+      pageAll: p(SQL.projectionPageAll).raw(true),
       begin: p(SQL.begin),
+      beginRead: p(SQL.beginRead),
       // a scratch projection or projection file checks nothing against streams (it has none)
       revision: p(scratch ? 'SELECT NULL' : SQL.streamRevision).pluck(),
       commit: p(SQL.commit),
@@ -1055,6 +1089,8 @@ class SqliteProjectionStore implements ProjectionStore {
   private tables(streamId: string, known: number | null): ProjectionTables {
     let runKey = known;
     const s = this.s;
+    const db = this.db;
+    const assertOpen = (): void => this.assertOpen();
     const path = this.path;
     const key = (): number | null => {
       this.assertOpen();
@@ -1091,6 +1127,21 @@ class SqliteProjectionStore implements ProjectionStore {
     // hot paths (every cache miss of the recorder): no closures allocated per call
     return {
       compareKeys: compareProjectionKeys,
+      snapshot<T>(read: () => T): T {
+        assertOpen();
+        if (db.inTransaction) return read();
+        try {
+          s.beginRead.run();
+        } catch (e) {
+          return fail(e);
+        }
+        try {
+          return read();
+        } finally {
+          // a read transaction: ending it cannot lose anything (and a failure to end it would surface on the next statement)
+          if (db.inTransaction) s.commit.run();
+        }
+      },
       get(map, k) {
         const r = key();
         if (r === null) return undefined;
@@ -1141,6 +1192,23 @@ class SqliteProjectionStore implements ProjectionStore {
           return fail(e);
         }
         return decodeRows(rows, map);
+      },
+      pageAllFromKey(from, limit) {
+        const r = key();
+        if (r === null) return [];
+        let rows: unknown[][];
+        try {
+          rows = s.pageAll.all(r, projectionKeyColumn(from), limit) as unknown[][];
+        } catch (e) {
+          return fail(e);
+        }
+        for (const row of rows) {
+          const map = row[0] as number;
+          const k = keyOf(row[1], map);
+          row[1] = k;
+          row[2] = decode(row[2], map, k);
+        }
+        return rows as unknown as ProjectionMapRow[];
       },
       pageByKey(map, after, limit) {
         const r = key();

@@ -29,7 +29,7 @@ export const SQLITE_SCHEMA_VERSION = 3;
  *   [run id of the stream, revision], so an envelope does not repeat what its row already says.
  * - `projection_runs` / `projection`: the persisted run projection (src/projections/persisted.ts),
  *   one row per projected stream with the seq folded in so far, and one row per entry of each
- *   projection collection, clustered by (run, map, key) so that a lookup reads one b-tree, and
+ *   projection collection, clustered by (run, key, map) (see PROJECTION_LAYOUT_VERSION) and
  *   numbered in insertion order per (run, map) (`id`, for iteration in creation order). `key` has
  *   no declared type, so numbers stay numbers and text stays text; `value` is packed.
  *   Everything in them can be deleted: it is rebuilt from the events on the next read.
@@ -61,24 +61,42 @@ CREATE UNIQUE INDEX events_by_stream ON events (stream_key, revision);
 CREATE UNIQUE INDEX events_by_event_id ON events (event_id);
 `;
 
-/** The projection tables (of a ledger file, and alone in a projection file: see openProjectionFile). */
-export const PROJECTION_TABLES_SQL = `
-CREATE TABLE projection_runs (
-  run_key     INTEGER PRIMARY KEY,
-  stream_id   TEXT    NOT NULL UNIQUE,
-  version     INTEGER NOT NULL,
-  recorded_at TEXT
-);
+/**
+ * The layout of the `projection` table, kept in ledger_meta `projection_layout` (absent: 1).
+ * - 1 (the first files of schema version 3): clustered by (run, map, key).
+ * - 2: clustered by (run, key, map). Every entry under one id (a token's record and its index
+ *   entries: parents, states, outcomes, batches, errors) is on the same page, and ids made
+ *   together (time-ordered UUIDs of a row, its tokens and their states) are neighbours, so
+ *   explaining a token reads a few pages instead of one per entry, and a reader walking the run
+ *   reads every map ahead with one query.
+ * The entries are rebuilt from the events: a writable open of a file of another layout recreates
+ * the table empty; a read-only open folds the events instead of reading it.
+ */
+export const PROJECTION_LAYOUT_VERSION = 2;
+
+/** The projection entries table in the current layout (see PROJECTION_LAYOUT_VERSION). */
+export const PROJECTION_ENTRIES_SQL = `
 CREATE TABLE projection (
   run_key INTEGER NOT NULL,
   map     INTEGER NOT NULL,
   key             NOT NULL,
   id      INTEGER NOT NULL,
   value   BLOB    NOT NULL,
-  PRIMARY KEY (run_key, map, key)
+  PRIMARY KEY (run_key, key, map)
 ) WITHOUT ROWID;
 CREATE INDEX projection_by_order ON projection (run_key, map, id);
 `;
+
+/** The projection tables (of a ledger file, and alone in a projection file: see openProjectionFile). */
+export const PROJECTION_TABLES_SQL =
+  `
+CREATE TABLE projection_runs (
+  run_key     INTEGER PRIMARY KEY,
+  stream_id   TEXT    NOT NULL UNIQUE,
+  version     INTEGER NOT NULL,
+  recorded_at TEXT
+);
+` + PROJECTION_ENTRIES_SQL;
 
 /** The tables of a ledger file but ledger_meta (what an upgrade from an older version creates). */
 export const TABLES_SQL = EVENT_TABLES_SQL + PROJECTION_TABLES_SQL;
@@ -108,6 +126,7 @@ export const LEGACY_SQL = {
 /** Every statement of the adapter. Exported so tests can check their query plans. */
 export const SQL = {
   begin: 'BEGIN IMMEDIATE',
+  beginRead: 'BEGIN DEFERRED',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
   streamRevision: 'SELECT revision FROM streams WHERE stream_id = ?',
@@ -137,13 +156,15 @@ export const SQL = {
   dropProjectionRun: 'DELETE FROM projection_runs WHERE run_key = ?',
   dropProjection: 'DELETE FROM projection WHERE run_key = ?',
   upsertProjection:
-    'INSERT INTO projection (run_key, map, key, id, value) VALUES (@r, @m, @k, (SELECT coalesce(max(id), 0) + 1 FROM projection WHERE run_key = @r AND map = @m), @v) ON CONFLICT (run_key, map, key) DO UPDATE SET value = excluded.value',
+    'INSERT INTO projection (run_key, map, key, id, value) VALUES (@r, @m, @k, (SELECT coalesce(max(id), 0) + 1 FROM projection WHERE run_key = @r AND map = @m), @v) ON CONFLICT (run_key, key, map) DO UPDATE SET value = excluded.value',
   deleteProjection: 'DELETE FROM projection WHERE run_key = ? AND map = ? AND key = ?',
   projectionGet: 'SELECT value FROM projection WHERE run_key = ? AND map = ? AND key = ?',
   projectionHas: 'SELECT 1 FROM projection WHERE run_key = ? AND map = ? AND key = ?',
   projectionCount: 'SELECT count(*) FROM projection WHERE run_key = ? AND map = ?',
   projectionPage: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND id > ? ORDER BY id LIMIT ?',
   projectionFirstByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? ORDER BY key LIMIT ?',
+  /** Entries of every map from a key on, in (key, map) order: the shared read-ahead. */
+  projectionPageAll: 'SELECT map, key, value FROM projection WHERE run_key = ? AND key >= ? ORDER BY key, map LIMIT ?',
   projectionPageFromKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key >= ? ORDER BY key LIMIT ?',
   projectionPageByKey: 'SELECT id, key, value FROM projection WHERE run_key = ? AND map = ? AND key > ? ORDER BY key LIMIT ?',
 } as const;
