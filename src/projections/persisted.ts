@@ -736,7 +736,8 @@ class SharedReadAhead {
     if (typeof key === 'string' && !isAscii(key)) return NOT_COVERED;
     let w = this.windowOf(key);
     if (w === null) {
-      if (this.loads >= 16 && this.hits < this.loads * 8) {
+      // a window costs `size` entries read and decoded: worth it only while most of them are asked for
+      if (this.loads >= 4 && this.hits < this.loads * (this.size / 8)) {
         this.stop(); // lookups do not follow key order here
         return NOT_COVERED;
       }

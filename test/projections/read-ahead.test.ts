@@ -78,11 +78,11 @@ test('a row whose last facts lie ahead of the next rows is read from two windows
   const { state } = openPersistedState('r', { version: 0, recordedAt: null, tables });
   setReadAhead(state, 32); // windows of 512 entries, about 384 tokens
   tables.calls.get = 0; // (opening read the run record)
-  // each lookup is followed by one 300 ids further on (a fact made while later rows were recorded),
-  // and the walk skips (rows without such facts): misses land past the end of what was read
-  for (let i = 0; i + 300 < ids.length; i += 37) {
+  // every 37th lookup is followed by one 300 ids further on (a fact made while later rows were
+  // recorded): those land past the end of what was read, not at it
+  for (let i = 0; i < ids.length; i++) {
     expect(state.tokens.get(ids[i]!)).toEqual({ tokenId: ids[i], i });
-    expect(state.tokens.get(ids[i + 300]!)).toEqual({ tokenId: ids[i + 300], i: i + 300 });
+    if (i % 37 === 0 && i + 300 < ids.length) expect(state.tokens.get(ids[i + 300]!)).toEqual({ tokenId: ids[i + 300], i: i + 300 });
   }
   expect(tables.calls.get).toBe(0);
   // 4,000 entries in windows of 512, each read once
@@ -100,7 +100,7 @@ test('lookups in random order still read every value right, and the read-ahead t
     expect(state.outcomesByToken.get(id)).toEqual(i % 3 === 0 ? [`o${i}`] : undefined);
   }
   const reads = tables.calls.pageAll!;
-  expect(reads).toBeLessThanOrEqual(17);
+  expect(reads).toBeLessThanOrEqual(5); // a window is worth it only while most of what it read is asked for
   expect(tables.calls.get).toBeGreaterThan(1000);
   for (const [id] of order.slice(600, 700)) state.tokens.get(id);
   expect(tables.calls.pageAll).toBe(reads);
