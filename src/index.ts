@@ -89,6 +89,8 @@ export type {
   AllCheckpoint,
 } from './subscriptions/follow';
 export type { StoreListener } from './store/port';
+export { PROJECTION_FEED_CHECKPOINT } from './subscriptions/projection-feed';
+export type { ProjectionFeed, ProjectionFeedOptions } from './subscriptions/projection-feed';
 export { eventJsonSchema, eventJsonSchemaText, EVENT_SCHEMA_ID } from './events/json-schema';
 export {
   writeExport,

@@ -21,6 +21,7 @@ import { openScratchProjections, ScratchProjections } from './store/sqlite';
 import { openStore, parseStoreUrl } from './store/url';
 import { defaultPayloadDir, isPayloadHash, PayloadStore } from './payloads/store';
 import { AllSubscription, follow, FollowAllOptions, FollowRunOptions, RunSubscription } from './subscriptions/follow';
+import { ProjectionFeed, ProjectionFeedOptions, startProjectionFeed } from './subscriptions/projection-feed';
 import { checkRun, CheckResult } from './lineage/check';
 import {
   descendants,
@@ -91,7 +92,7 @@ function systemNow(): string {
 export class Ledger {
   /** Live handles by run id, held weakly: a handle (and its projection) lives as long as its caller keeps it. */
   private readonly handles = new Map<string, WeakRef<RunHandle>>();
-  private readonly subscriptions = new Set<RunSubscription | AllSubscription>();
+  private readonly subscriptions = new Set<RunSubscription | AllSubscription | ProjectionFeed>();
   /** Read states by run (see cachedReadState), the most recent READ_STATES runs. */
   private readonly readStates = new Map<string, RunState>();
   private closed = false;
@@ -462,6 +463,30 @@ export class Ledger {
       () => this.subscriptions.delete(sub),
     );
     return sub;
+  }
+
+  /**
+   * Keeps the persisted projection of every run in the store current as events arrive, whoever
+   * appends them (src/subscriptions/projection-feed.ts): reads then find the tables up to date
+   * instead of folding what another writer appended. Resumes from the checkpoint the projection
+   * store keeps. For an EventStoreDB store with a local projection file this is what keeps the
+   * file current; on SQLite the recorder already writes the tables, and the feed catches up
+   * runs written by writers that keep none. INVALID_INPUT on a store that keeps no projections.
+   * Closed with the ledger.
+   */
+  followProjections(options: ProjectionFeedOptions = {}): ProjectionFeed {
+    this.assertOpen();
+    const projections = this.store.projections ?? null;
+    if (projections === null) {
+      throw ledgerError('INVALID_INPUT', `the ${this.store.kind} store keeps no projections to follow (for EventStoreDB, give it a projection file: ?projections=<file>)`, { path: 'store' });
+    }
+    const feed = startProjectionFeed(this.store, projections, async (runId) => void (await this.openProjection(runId)), options);
+    this.subscriptions.add(feed);
+    void feed.done.then(
+      () => this.subscriptions.delete(feed),
+      () => this.subscriptions.delete(feed),
+    );
+    return feed;
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import { registerPurge } from './verbs/purge';
 import { registerVerify } from './verbs/verify';
 import { registerServe } from './verbs/serve';
 import { registerIngest } from './verbs/ingest';
+import { registerProject } from './verbs/project';
 
 export function registerCommands(program: Command, io: CliIO): void {
   registerDemo(program, io);
@@ -34,4 +35,5 @@ export function registerCommands(program: Command, io: CliIO): void {
   registerReplay(program, io);
   registerServe(program, io);
   registerIngest(program, io);
+  registerProject(program, io);
 }

@@ -73,6 +73,9 @@ export interface ProjectionStore {
   write(streamId: string, delta: ProjectionDelta): void;
   /** Deletes a stream's projection; the next read rebuilds it from the events. */
   drop(streamId: string): void;
+  /** A named checkpoint kept beside the tables (the projection feed's global position), or null when none is saved. */
+  checkpoint?(name: string): string | null;
+  saveCheckpoint?(name: string, value: string): void;
 }
 
 /**

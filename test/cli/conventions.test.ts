@@ -123,6 +123,7 @@ describe('--json', () => {
         fail: () => [p('no-such-audit.db'), '--store', `sqlite:${p('elspeth-never.db')}`],
         code: 'NOT_FOUND',
       },
+      project: { ok: () => ['--store', store, '--once'], fail: () => ['--store', `sqlite:${p('missing.db')}`, '--once'], code: 'NOT_FOUND' },
       ingest: { ok: () => [p('good.cmds.jsonl'), '--store', `sqlite:${p('ingest.db')}`], fail: () => [p('bad.cmds.jsonl'), '--store', `sqlite:${p('ingest.db')}`], code: 'INVALID_INPUT', report: { applied: 0 } },
     };
 

@@ -8,7 +8,7 @@ const verbs = buildProgram(captureIO().io).commands.map((c) => c.name());
 
 test('the CLI offers every verb of the design', () => {
   // at least these: a verb added later is covered by the per-verb tests (here and in conventions.test.ts)
-  expect(verbs).toEqual(expect.arrayContaining(['check', 'demo', 'explain', 'export', 'import', 'import-elspeth', 'ingest', 'keygen', 'prove', 'purge', 'replay', 'runs', 'serve', 'verify']));
+  expect(verbs).toEqual(expect.arrayContaining(['check', 'demo', 'explain', 'export', 'import', 'import-elspeth', 'ingest', 'keygen', 'project', 'prove', 'purge', 'replay', 'runs', 'serve', 'verify']));
 });
 
 test.each(verbs)('%s --help prints its usage and exits 0', async (verb) => {

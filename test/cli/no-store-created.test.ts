@@ -18,6 +18,7 @@ const RUN = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b';
 
 test.each([
   ['runs', []],
+  ['project', ['--once']],
   ['export', ['--run', RUN, '--out', 'x.jsonl']],
   ['check', ['--run', RUN]],
   ['replay', ['--run', RUN]],

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { Ledger } from '../../src/ledger';
 import { isPersistedState } from '../../src/projections/persisted';
 import { EventStoreDBEventStore } from '../../src/store/eventstoredb';
@@ -89,6 +90,87 @@ test('a run recorded without the file is folded once, only its missing events; a
   expect(await l3.explain({ runId, tokenId: sinks[0]! })).toEqual(answer);
   expect(rebuilt.read()).toBe(total);
   await l3.close();
+});
+
+/** Runs' projection versions as the projection file holds them. */
+function fileVersions(file: string): Map<string, number> {
+  const db = new Database(file, { readonly: true });
+  try {
+    return new Map(db.prepare('SELECT stream_id, version FROM projection_runs').raw().all() as [string, number][]);
+  } finally {
+    db.close();
+  }
+}
+
+test('the projection feed keeps the file current for runs another writer records, resuming from the checkpoint it keeps', async () => {
+  const fake = new FakeEsdbClient({ systemEventsAfterAppend: false });
+  const file = path.join(dir, 'projection.db');
+  const first = await recordRun(fake, null, 8); // recorded by a writer without the file
+  const revision = async (runId: string): Promise<number> => (await new EventStoreDBEventStore(fake).streamRevision(`run-${runId}`))!;
+
+  const reader = counted(new EventStoreDBEventStore(fake, { localProjections: openProjectionFile(file, 'esdb://test') }));
+  const ledger = new Ledger(reader.store);
+  const updates: string[][] = [];
+  const feed = ledger.followProjections({ pollIntervalMs: 20, onUpdate: (u) => updates.push([...u.runs]) });
+  await feed.caughtUp();
+  expect(fileVersions(file).get(`run-${first.runId}`)).toBe(await revision(first.runId));
+  expect(updates.flat()).toContain(first.runId);
+  const position = feed.position;
+  expect(position).not.toBeNull();
+
+  // a second run appears while the feed follows: it is brought up to date without a read asking for it
+  const second = await recordRun(fake, null, 5);
+  await feed.caughtUp();
+  expect(fileVersions(file).get(`run-${second.runId}`)).toBe(await revision(second.runId));
+  expect(feed.position! > position!).toBe(true);
+  // so reads fold nothing
+  const folded = reader.read();
+  const plain = new Ledger(new EventStoreDBEventStore(fake));
+  expect(await ledger.explain({ runId: second.runId, tokenId: second.sinks[0]! })).toEqual(await plain.explain({ runId: second.runId, tokenId: second.sinks[0]! }));
+  expect(reader.read()).toBe(folded);
+  await feed.close();
+  expect(feed.closed).toBe(true);
+  await ledger.close();
+
+  // a new feed starts from the checkpoint kept in the file: it reads the global log after it only
+  const third = await recordRun(fake, null, 3);
+  const resumed = new EventStoreDBEventStore(fake, { localProjections: openProjectionFile(file, 'esdb://test') });
+  const afters: (bigint | undefined)[] = [];
+  const readAll = resumed.readAll.bind(resumed);
+  (resumed as { readAll: EventStore['readAll'] }).readAll = (options) => {
+    afters.push(options?.after);
+    return readAll(options);
+  };
+  const l2 = new Ledger(resumed);
+  const feed2 = l2.followProjections({ pollIntervalMs: 20 });
+  await feed2.caughtUp();
+  expect(afters[0]).toBe(feed.position);
+  expect(fileVersions(file).get(`run-${third.runId}`)).toBe(await revision(third.runId));
+  await l2.close(); // closes the feed with the ledger
+  expect(feed2.closed).toBe(true);
+  await plain.close();
+});
+
+test('the projection feed needs a store that keeps projections, and stops on an error, rejecting its waiters', async () => {
+  const fake = new FakeEsdbClient({ systemEventsAfterAppend: false });
+  const bare = new Ledger(new EventStoreDBEventStore(fake));
+  expect(() => bare.followProjections()).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }) as Error);
+  await bare.close();
+
+  await recordRun(fake, null, 2);
+  const store = new EventStoreDBEventStore(fake, { localProjections: openProjectionFile(path.join(dir, 'p.db'), 'esdb://test') });
+  (store as { readAll: EventStore['readAll'] }).readAll = async function* () {
+    yield* [];
+    throw new Error('the server went away');
+  };
+  const ledger = new Ledger(store);
+  const errors: unknown[] = [];
+  const feed = ledger.followProjections({ onError: (e) => errors.push(e) });
+  await expect(feed.caughtUp()).rejects.toThrow('the server went away');
+  await expect(feed.done).rejects.toThrow('the server went away');
+  expect(errors).toHaveLength(1);
+  expect(feed.closed).toBe(true);
+  await ledger.close();
 });
 
 test('a projection file is refused for another store, and a ledger or foreign file is refused untouched', async () => {

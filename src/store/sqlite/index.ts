@@ -1265,6 +1265,25 @@ class SqliteProjectionStore implements ProjectionStore {
     }
   }
 
+  checkpoint(name: string): string | null {
+    this.assertOpen();
+    try {
+      return (this.db.prepare('SELECT value FROM ledger_meta WHERE key = ?').pluck().get(`checkpoint:${name}`) as string | undefined) ?? null;
+    } catch (e) {
+      throw translateError(e, this.path, 'reading a checkpoint');
+    }
+  }
+
+  saveCheckpoint(name: string, value: string): void {
+    this.assertOpen();
+    if (this.readonly) throw ledgerError('READ_ONLY', `${this.path}: the store was opened read-only`, { path: this.path });
+    try {
+      this.db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(`checkpoint:${name}`, value);
+    } catch (e) {
+      throw translateError(e, this.path, 'writing a checkpoint');
+    }
+  }
+
   drop(streamId: string): void {
     this.assertOpen();
     if (this.readonly) throw ledgerError('READ_ONLY', `${this.path}: the store was opened read-only`, { path: this.path, streamId });
