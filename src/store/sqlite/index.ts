@@ -398,7 +398,7 @@ function projectionIsCurrent(db: Database.Database): boolean {
   return projectionFoldOf(db) === PROJECTION_FOLD_VERSION && projectionLayoutOf(db) === PROJECTION_LAYOUT_VERSION;
 }
 
-function setMeta(db: Database.Database, key: string, value: number): void {
+function setMeta(db: Database.Database, key: string, value: number | string): void {
   db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, String(value));
 }
 
@@ -1278,7 +1278,7 @@ class SqliteProjectionStore implements ProjectionStore {
     this.assertOpen();
     if (this.readonly) throw ledgerError('READ_ONLY', `${this.path}: the store was opened read-only`, { path: this.path });
     try {
-      this.db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(`checkpoint:${name}`, value);
+      setMeta(this.db, `checkpoint:${name}`, value);
     } catch (e) {
       throw translateError(e, this.path, 'writing a checkpoint');
     }
