@@ -3,9 +3,12 @@
  * checkpoint kept with them (--once: then stops). On SQLite the recorder keeps the tables itself,
  * so the case here is tables emptied behind the ledger's back (as a writer that keeps none leaves them).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { cli } from './support';
+import { Ledger } from '../../src/ledger';
+import { openSqliteStore } from '../../src/store/sqlite';
 import { makeTempDir, removeDir } from '../store/sqlite/helpers';
 
 let dir: string;
@@ -35,4 +38,21 @@ test('project --once brings emptied tables up to the events, and a second pass r
   const second = await cli('project', '--store', store, '--once', '--json');
   expect(JSON.parse(second.out)).toEqual({ position: doc.position, runs: [] });
   expect(second.err).toContain(`up to position ${doc.position}`);
+});
+
+test('the feed on a store opened read-only stops with READ_ONLY and writes nothing', async () => {
+  const file = path.join(dir, 'l.db');
+  const runId = (await cli('demo', '--store', `sqlite:${file}`, '--rows', '2')).out.trim();
+  const raw = new Database(file);
+  raw.exec('DELETE FROM projection; DELETE FROM projection_runs');
+  raw.pragma('wal_checkpoint(TRUNCATE)');
+  raw.close();
+  const bytes = fs.readFileSync(file);
+  const ledger = new Ledger(await openSqliteStore(file, { readonly: true }));
+  const feed = ledger.followProjections({ pollIntervalMs: 20 });
+  await expect(feed.caughtUp()).rejects.toMatchObject({ code: 'READ_ONLY' });
+  expect(feed.closed).toBe(true);
+  await ledger.close();
+  expect(fs.readFileSync(file).equals(bytes)).toBe(true);
+  expect(runId).not.toBe('');
 });

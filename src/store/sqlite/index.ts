@@ -1115,14 +1115,18 @@ class SqliteProjectionStore implements ProjectionStore {
         throw this.corruptEntry(streamId, map, k, `its value cannot be read: ${messageOf(e)}`);
       }
     };
-    /** Decodes the keys and values of a page in place (better-sqlite3 hands out a new array per row). */
-    const decodeRows = (rows: unknown[][], map: number): ProjectionRow[] => {
+    /**
+     * Decodes the keys and values of a page in place (better-sqlite3 hands out a new array per row);
+     * `map` null: each row's map is its first column (a read across maps).
+     */
+    const decodeRows = <R>(rows: unknown[][], map: number | null): R[] => {
       for (const row of rows) {
-        const k = keyOf(row[1], map);
+        const m = map ?? (row[0] as number);
+        const k = keyOf(row[1], m);
         row[1] = k;
-        row[2] = decode(row[2], map, k);
+        row[2] = decode(row[2], m, k);
       }
-      return rows as unknown as ProjectionRow[];
+      return rows as unknown as R[];
     };
     // hot paths (every cache miss of the recorder): no closures allocated per call
     return {
@@ -1162,7 +1166,7 @@ class SqliteProjectionStore implements ProjectionStore {
         } catch (e) {
           return fail(e);
         }
-        return decodeRows(rows, map);
+        return decodeRows<ProjectionRow>(rows, map);
       },
       has(map, k) {
         const r = key();
@@ -1191,7 +1195,7 @@ class SqliteProjectionStore implements ProjectionStore {
         } catch (e) {
           return fail(e);
         }
-        return decodeRows(rows, map);
+        return decodeRows<ProjectionRow>(rows, map);
       },
       pageAllFromKey(from, limit) {
         const r = key();
@@ -1202,13 +1206,7 @@ class SqliteProjectionStore implements ProjectionStore {
         } catch (e) {
           return fail(e);
         }
-        for (const row of rows) {
-          const map = row[0] as number;
-          const k = keyOf(row[1], map);
-          row[1] = k;
-          row[2] = decode(row[2], map, k);
-        }
-        return rows as unknown as ProjectionMapRow[];
+        return decodeRows<ProjectionMapRow>(rows, null);
       },
       pageByKey(map, after, limit) {
         const r = key();
@@ -1219,7 +1217,7 @@ class SqliteProjectionStore implements ProjectionStore {
         } catch (e) {
           return fail(e);
         }
-        return decodeRows(rows, map);
+        return decodeRows<ProjectionRow>(rows, map);
       },
     };
   }
